@@ -1,1 +1,6 @@
-return 0;
+using System.CommandLine;
+using Aicc.Commands;
+
+var root = new RootCommand("Aicc: one control plane for an AI computing center — pools, quotas, placement, simulation.");
+root.Subcommands.Add(BenchCommand.Create());
+return await root.Parse(args).InvokeAsync();

@@ -1,0 +1,142 @@
+using Aicc.Scheduling.Plugins.BestFit;
+using Aicc.Scheduling.Plugins.DeviceSelection;
+using Aicc.Scheduling.Plugins.DotProduct;
+using Aicc.Scheduling.Plugins.Fgd;
+using Aicc.Scheduling.Plugins.GpuClustering;
+using Aicc.Scheduling.Plugins.GpuPacking;
+using Aicc.Scheduling.Plugins.LeastAllocated;
+using Aicc.Scheduling.Plugins.Random;
+using Aicc.Scheduling.Plugins.TopologyPacking;
+
+namespace Aicc.Scheduling.Framework;
+
+/// <summary>
+/// The one table of plugin names, and the built-in policies composed from them. Policy files, the
+/// simulator and the server all resolve names here.
+/// </summary>
+public static class PluginRegistry
+{
+    private static readonly Dictionary<string, Func<IScorePlugin>> Scores = new(StringComparer.OrdinalIgnoreCase)
+    {
+        ["LeastAllocated"] = () => new LeastAllocatedPlugin(),
+        ["BestFit"] = () => new BestFitPlugin(),
+        ["GpuPacking"] = () => new GpuPackingPlugin(),
+        ["GpuClustering"] = () => new GpuClusteringPlugin(),
+        ["DotProduct"] = () => new DotProductPlugin(),
+        ["Random"] = () => new RandomPlugin(),
+        ["FGD"] = () => new FgdPlugin(),
+        ["TopologyPacking"] = () => new TopologyPackingPlugin(),
+    };
+
+    private static readonly Dictionary<string, Func<IDeviceSelector>> DeviceSelectors = new(StringComparer.OrdinalIgnoreCase)
+    {
+        ["BestFit"] = () => new BestFitDevices(),
+        ["FGD"] = () => new FgdDevices(),
+        ["First"] = () => new FirstDevices(),
+        ["Random"] = () => new RandomDevices(),
+    };
+
+    public static readonly IReadOnlyList<string> QueueSorts = ["PriorityFifo", "FairShare"];
+
+    public static IEnumerable<string> ScorePluginNames => Scores.Keys;
+
+    public static IEnumerable<string> DeviceSelectorNames => DeviceSelectors.Keys;
+
+    /// <summary>
+    /// Built-in policies. The six baselines mirror the FGD paper's comparison; <c>aicc</c> is our default:
+    /// FGD for fragmentation, with topology packing for multi-device pods and gangs and best fit to break
+    /// FGD's frequent near-ties toward fuller nodes.
+    /// </summary>
+    public static readonly IReadOnlyDictionary<string, PolicySpec> Policies = new Dictionary<string, PolicySpec>(StringComparer.OrdinalIgnoreCase)
+    {
+        ["random"] = new() { Name = "random", Scores = [new("Random", 1)], DeviceSelection = "Random" },
+        ["dotprod"] = new() { Name = "dotprod", Scores = [new("DotProduct", 1000)] },
+        ["gpuclustering"] = new() { Name = "gpuclustering", Scores = [new("GpuClustering", 1000)] },
+        ["gpupacking"] = new() { Name = "gpupacking", Scores = [new("GpuPacking", 1000)] },
+        ["bestfit"] = new() { Name = "bestfit", Scores = [new("BestFit", 1000)] },
+        ["spread"] = new() { Name = "spread", Scores = [new("LeastAllocated", 1000)] },
+        ["fgd"] = new() { Name = "fgd", Scores = [new("FGD", 1000)], DeviceSelection = "FGD" },
+        ["aicc"] = new()
+        {
+            Name = "aicc",
+            QueueSort = "FairShare",
+            Scores = [new("FGD", 1000), new("TopologyPacking", 100), new("BestFit", 1)],
+            DeviceSelection = "FGD",
+        },
+    };
+
+    public static PolicySpec Default => Policies["aicc"];
+
+    public static IScorePlugin CreateScore(string name) =>
+        Scores.TryGetValue(name, out var make) ? make() : throw new ArgumentException($"unknown score plugin '{name}'", nameof(name));
+
+    public static IDeviceSelector CreateDeviceSelector(string name) =>
+        DeviceSelectors.TryGetValue(name, out var make) ? make() : throw new ArgumentException($"unknown device selection '{name}'", nameof(name));
+
+    /// <summary>Every problem with a policy's names and numbers, each naming the field and the choices.</summary>
+    public static IReadOnlyList<string> Validate(PolicySpec spec)
+    {
+        var problems = new List<string>();
+        if (!QueueSorts.Contains(spec.QueueSort, StringComparer.OrdinalIgnoreCase))
+        {
+            problems.Add($"queueSort: unknown '{spec.QueueSort}' (choose {string.Join(", ", QueueSorts)})");
+        }
+
+        for (var i = 0; i < spec.Scores.Count; i++)
+        {
+            var s = spec.Scores[i];
+            if (s is null || !Scores.ContainsKey(s.Plugin ?? ""))
+            {
+                problems.Add($"scores[{i}].plugin: unknown '{s?.Plugin}' (choose {string.Join(", ", Scores.Keys)})");
+            }
+            else if (!double.IsFinite(s.Weight) || s.Weight < 0)
+            {
+                problems.Add($"scores[{i}].weight: {s.Weight} must be a finite number ≥ 0");
+            }
+        }
+
+        if (!DeviceSelectors.ContainsKey(spec.DeviceSelection ?? ""))
+        {
+            problems.Add($"deviceSelection: unknown '{spec.DeviceSelection}' (choose {string.Join(", ", DeviceSelectors.Keys)})");
+        }
+
+        if (spec.TieBreak is not ("Random" or "First"))
+        {
+            problems.Add($"tieBreak: unknown '{spec.TieBreak}' (choose Random, First)");
+        }
+
+        if (spec.Preemption is null || !double.IsFinite(spec.Preemption.MinRuntimeSeconds) || spec.Preemption.MinRuntimeSeconds < 0)
+        {
+            problems.Add("preemption.minRuntimeSeconds: must be a finite number ≥ 0");
+        }
+        else if (spec.Preemption.ForCapacity == PreemptionScope.Any)
+        {
+            problems.Add("preemption.forCapacity: Any would let workloads of equal priority evict each other in turn; choose Never or LowerPriority");
+        }
+
+        if (spec.FairSharing is null || !double.IsFinite(spec.FairSharing.HalfLifeSeconds) || spec.FairSharing.HalfLifeSeconds < 0)
+        {
+            problems.Add("fairSharing.halfLifeSeconds: must be a finite number ≥ 0");
+        }
+
+        return problems;
+    }
+
+    /// <summary>A built-in policy by name, or a policy document; null with problems otherwise.</summary>
+    public static PolicySpec? Resolve(string nameOrJson, out IReadOnlyList<string> problems)
+    {
+        if (Policies.TryGetValue(nameOrJson, out var builtIn))
+        {
+            problems = [];
+            return builtIn;
+        }
+
+        if (nameOrJson.TrimStart().StartsWith('{'))
+        {
+            return PolicySpec.Parse(nameOrJson, out problems);
+        }
+
+        problems = [$"unknown policy '{nameOrJson}' (choose {string.Join(", ", Policies.Keys)}, or give a policy file)"];
+        return null;
+    }
+}

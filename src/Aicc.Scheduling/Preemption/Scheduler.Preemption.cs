@@ -1,0 +1,189 @@
+using Aicc.Scheduling.Quotas;
+
+namespace Aicc.Scheduling.Framework;
+
+/// <summary>
+/// Preemption: when a workload is blocked by quota or capacity, find allowed victims — first workloads
+/// of other queues in the cohort that borrow (reclaiming this queue's lent quota), then lower-priority
+/// ones, newest first — evict them one by one in a what-if until the workload fits, then put back every
+/// victim that turns out not to be needed. The result is a minimal victim set (no victim can be spared),
+/// whole workloads only, none younger than the minimum runtime. Each what-if releases and restores the
+/// exact same devices, so a failed attempt leaves the state as it found it.
+/// </summary>
+public sealed partial class Scheduler
+{
+    private bool TryPreempt(WorkloadState preemptor, DateTimeOffset now, Attempt blocked, CycleResult result)
+    {
+        var candidates = Candidates(preemptor, now, blocked);
+        if (candidates.Count == 0)
+        {
+            return false;
+        }
+
+        var saved = new Dictionary<WorkloadState, List<(int, int, PodAllocation)>>();
+        var victims = new List<WorkloadState>();
+        var fits = false;
+        foreach (var candidate in candidates)
+        {
+            saved[candidate] = Suspend(candidate);
+            victims.Add(candidate);
+            if (WouldFit(preemptor))
+            {
+                fits = true;
+                break;
+            }
+        }
+
+        if (!fits)
+        {
+            for (var i = victims.Count - 1; i >= 0; i--)
+            {
+                Resume(victims[i], saved[victims[i]]);
+            }
+
+            return false;
+        }
+
+        for (var i = victims.Count - 2; i >= 0; i--)
+        {
+            Resume(victims[i], saved[victims[i]]);
+            if (WouldFit(preemptor))
+            {
+                victims.RemoveAt(i);
+            }
+            else
+            {
+                saved[victims[i]] = Suspend(victims[i]);
+            }
+        }
+
+        var why = blocked == Attempt.QuotaBlocked ? "quota" : "capacity";
+        foreach (var victim in victims)
+        {
+            _admitted[victim.QueueIndex].Remove(victim);
+            victim.Phase = WorkloadPhase.Pending;
+            victim.AdmittedAt = null;
+            victim.Evictions++;
+            victim.Reason = $"requeued: preempted by {preemptor.Spec.Id} (priority {preemptor.Spec.Priority}, queue {preemptor.Spec.Queue}) to free {why}";
+            _pending[victim.QueueIndex].Add(victim);
+            result.Evicted.Add(new Eviction(victim.Spec.Id, victim.Reason));
+        }
+
+        var outcome = TryAdmit(preemptor, now, result, [], out _);
+        if (outcome != Attempt.Admitted)
+        {
+            // Cannot happen when WouldFit said yes on this very state; keep the victims evicted but say so.
+            preemptor.Reason = "waiting: preemption freed room but admission failed; retrying next cycle";
+            return false;
+        }
+
+        var admission = result.Admitted[^1];
+        result.Admitted[^1] = admission with { Victims = [.. victims.Select(v => v.Spec.Id)] };
+        return true;
+    }
+
+    /// <summary>Allowed victims in eviction order, at most <see cref="SchedulerSetup.MaxPreemptionCandidates"/>.</summary>
+    private List<WorkloadState> Candidates(WorkloadState preemptor, DateTimeOffset now, Attempt blocked)
+    {
+        var options = Policy.Preemption;
+        var minRuntime = TimeSpan.FromSeconds(options.MinRuntimeSeconds);
+        var q = preemptor.QueueIndex;
+        var root = Quotas.RootOf(q);
+        var selfBorrowing = IsBorrowingAny(q);
+        var found = new List<(WorkloadState Victim, bool Reclaim)>();
+        for (var vq = 0; vq < _admitted.Length; vq++)
+        {
+            if (_admitted[vq].Count == 0)
+            {
+                continue;
+            }
+
+            var sameQueue = vq == q;
+            var sameTree = Quotas.RootOf(vq) == root;
+            var reclaim = !sameQueue && sameTree && !selfBorrowing && IsBorrowingAny(vq);
+            foreach (var victim in _admitted[vq])
+            {
+                if (!victim.Spec.Preemptible || now - victim.AdmittedAt!.Value < minRuntime)
+                {
+                    continue;
+                }
+
+                var lower = victim.Spec.Priority < preemptor.Spec.Priority;
+                var allowed =
+                    (sameQueue && Allows(options.WithinQueue, lower)) ||
+                    (reclaim && Allows(options.ReclaimWithinCohort, lower)) ||
+                    (blocked == Attempt.CapacityBlocked && options.ForCapacity != PreemptionScope.Never && lower);
+                if (allowed)
+                {
+                    found.Add((victim, reclaim));
+                }
+            }
+        }
+
+        return [.. found
+            .OrderByDescending(c => c.Reclaim)
+            .ThenBy(c => c.Victim.Spec.Priority)
+            .ThenByDescending(c => c.Victim.AdmittedAt)
+            .ThenByDescending(c => c.Victim.Sequence)
+            .Take(_setup.MaxPreemptionCandidates)
+            .Select(c => c.Victim)];
+    }
+
+    private static bool Allows(PreemptionScope scope, bool lowerPriority) =>
+        scope == PreemptionScope.Any || (scope == PreemptionScope.LowerPriority && lowerPriority);
+
+    private bool IsBorrowingAny(int queue)
+    {
+        for (var r = 0; r < ResourceNames.Count; r++)
+        {
+            if (Quotas.IsConstrained(queue, r) && Quotas.IsBorrowing(queue, r))
+            {
+                return true;
+            }
+        }
+
+        return false;
+    }
+
+    /// <summary>Releases a workload's devices and quota for a what-if, returning what to restore.</summary>
+    private List<(int, int, PodAllocation)> Suspend(WorkloadState workload)
+    {
+        var allocations = workload.Allocations.ToList();
+        Release(workload);
+        return allocations;
+    }
+
+    private void Resume(WorkloadState workload, List<(int, int, PodAllocation)> allocations)
+    {
+        foreach (var (podSet, index, allocation) in allocations)
+        {
+            if (!Cluster.Allocate(allocation, workload.Handle))
+            {
+                throw new InvalidOperationException($"what-if could not restore workload {workload.Spec.Id}: the state changed underneath it");
+            }
+
+            workload.Allocations.Add((podSet, index, allocation));
+        }
+
+        Charge(workload);
+    }
+
+    /// <summary>Would the workload be admitted on the current state? Leaves the state unchanged.</summary>
+    private bool WouldFit(WorkloadState workload)
+    {
+        var counts = workload.Spec.PodSets.Select(p => p.RequiredCount).ToArray();
+        var masks = new ulong[counts.Length];
+        if (QuotaFit(workload, counts, masks) is not null)
+        {
+            return false;
+        }
+
+        var placed = Reserve(workload, counts, masks, [], out _);
+        if (placed)
+        {
+            Rollback(workload);
+        }
+
+        return placed;
+    }
+}
