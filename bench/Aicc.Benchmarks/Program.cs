@@ -1,1 +1,3 @@
-return 0;
+using BenchmarkDotNet.Running;
+
+BenchmarkSwitcher.FromAssembly(typeof(Aicc.Benchmarks.PlacementBenchmarks).Assembly).Run(args);
