@@ -29,11 +29,6 @@ public sealed partial class Scheduler
         for (var q = 0; q < _fairUsage.Length; q++)
         {
             Array.Clear(_cycleAdded[q]);
-            if (_pending[q].Count == 0 && _admitted[q].Count == 0 && _fairUsage[q][0] == 0)
-            {
-                continue;
-            }
-
             var usage = _fairUsage[q];
             for (var r = 0; r < ResourceNames.Count; r++)
             {
