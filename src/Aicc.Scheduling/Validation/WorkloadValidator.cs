@@ -52,9 +52,9 @@ public sealed class WorkloadValidator
     /// <summary>The models a pod set may use: its list (all when empty) with at least its minimum SCU.</summary>
     public ulong ModelMask(PodSetSpec podSet)
     {
-        var request = podSet.Accelerator;
+        var request = podSet.Accelerator ?? AcceleratorRequest.None;
         var mask = 0UL;
-        if (request.AllowedModels.Count == 0)
+        if (request.AllowedModels is null || request.AllowedModels.Count == 0)
         {
             mask = _catalog.AllModelsMask;
         }
