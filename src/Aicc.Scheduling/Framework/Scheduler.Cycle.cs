@@ -233,33 +233,31 @@ public sealed partial class Scheduler
             }
         }
 
-        // SCU: drop the most expensive models until the worst case fits.
+        // SCU: charge each pod set at its most expensive allowed model; while that does not fit, the pod
+        // set whose top model is priciest gives that model up (if it has another). Each round removes a
+        // model, so this ends after at most (pod sets × models) rounds.
+        var top = new int[counts.Length];
         while (true)
         {
             long worst = 0;
-            var priciest = -1;
             for (var i = 0; i < counts.Length; i++)
             {
+                top[i] = -1;
                 var milli = counts[i] * spec.PodSets[i].Accelerator.TotalMilli;
                 if (milli == 0)
                 {
                     continue;
                 }
 
-                var top = -1;
                 for (var m = 0; m < Catalog.Count; m++)
                 {
-                    if ((masks[i] & (1UL << m)) != 0 && (top < 0 || Catalog[m].ScuMilli > Catalog[top].ScuMilli))
+                    if ((masks[i] & (1UL << m)) != 0 && (top[i] < 0 || Catalog[m].ScuMilli > Catalog[top[i]].ScuMilli))
                     {
-                        top = m;
+                        top[i] = m;
                     }
                 }
 
-                worst = checked(worst + ScuOf(top, milli));
-                if (priciest < 0 || Catalog[top].ScuMilli > Catalog[priciest].ScuMilli)
-                {
-                    priciest = top;
-                }
+                worst = checked(worst + ScuOf(top[i], milli));
             }
 
             var scuShort = Short(q, ResourceNames.ScuIndex, worst);
@@ -268,21 +266,21 @@ public sealed partial class Scheduler
                 return null;
             }
 
-            var cheaper = false;
-            for (var i = 0; i < masks.Length; i++)
+            var drop = -1;
+            for (var i = 0; i < counts.Length; i++)
             {
-                var without = masks[i] & ~(1UL << priciest);
-                if (without != 0)
+                if (top[i] >= 0 && ulong.PopCount(masks[i]) > 1 && (drop < 0 || Catalog[top[i]].ScuMilli > Catalog[top[drop]].ScuMilli))
                 {
-                    masks[i] = without;
-                    cheaper = true;
+                    drop = i;
                 }
             }
 
-            if (!cheaper)
+            if (drop < 0)
             {
                 return scuShort;
             }
+
+            masks[drop] &= ~(1UL << top[drop]);
         }
     }
 

@@ -410,11 +410,16 @@ public sealed class QuotaTree
     /// borrowing limit, each root within its subtree quota (which enforces lending limits, since only
     /// lendable quota is counted above a node).
     /// </summary>
-    public IReadOnlyList<string> Violations()
+    public IReadOnlyList<string> Violations() =>
+        [.. ViolationDetails().Select(v =>
+            $"{(_entries[v.Entry].IsCohort ? "cohort" : "queue")} {_entries[v.Entry].Name}: {ResourceNames.NameOf(v.Resource, _catalog)} usage {v.Usage} > limit {v.Limit}")];
+
+    /// <summary>The same as <see cref="Violations"/>, as (node, resource, usage, limit).</summary>
+    internal IEnumerable<(int Entry, int Resource, long Usage, long Limit)> ViolationDetails()
     {
-        var found = new List<string>();
-        foreach (var entry in _entries)
+        for (var i = 0; i < _entries.Count; i++)
         {
+            var entry = _entries[i];
             for (var r = 0; r < ResourceNames.Count; r++)
             {
                 if (!entry.Constrained[r])
@@ -438,12 +443,10 @@ public sealed class QuotaTree
 
                 if (entry.Usage[r] > limit)
                 {
-                    found.Add($"{(entry.IsCohort ? "cohort" : "queue")} {entry.Name}: {ResourceNames.NameOf(r, _catalog)} usage {entry.Usage[r]} > limit {limit}");
+                    yield return (i, r, entry.Usage[r], limit);
                 }
             }
         }
-
-        return found;
     }
 
     /// <summary>Usage of every node and resource, for comparing states in tests.</summary>
