@@ -260,9 +260,14 @@ public sealed partial class Scheduler
         _byHandle[state.Handle] = null;
     }
 
-    private void Requeue(WorkloadState state, string reason)
+    /// <summary>Back to the queue; its resources are released here unless a what-if already did.</summary>
+    private void Requeue(WorkloadState state, string reason, bool released = false)
     {
-        Release(state);
+        if (!released)
+        {
+            Release(state);
+        }
+
         _admitted[state.QueueIndex].Remove(state);
         state.Phase = WorkloadPhase.Pending;
         state.AdmittedAt = null;

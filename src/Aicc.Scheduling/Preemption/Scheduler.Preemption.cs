@@ -60,13 +60,8 @@ public sealed partial class Scheduler
         var why = blocked == Attempt.QuotaBlocked ? "quota" : "capacity";
         foreach (var victim in victims)
         {
-            _admitted[victim.QueueIndex].Remove(victim);
-            victim.Phase = WorkloadPhase.Pending;
-            victim.AdmittedAt = null;
-            victim.Evictions++;
-            victim.Reason = $"requeued: preempted by {preemptor.Spec.Id} (priority {preemptor.Spec.Priority}, queue {preemptor.Spec.Queue}) to free {why}";
-            _pending[victim.QueueIndex].Add(victim);
-            result.Evicted.Add(new Eviction(victim.Spec.Id, victim.Reason));
+            Requeue(victim, $"preempted by {preemptor.Spec.Id} (priority {preemptor.Spec.Priority}, queue {preemptor.Spec.Queue}) to free {why}", released: true);
+            result.Evicted.Add(new Eviction(victim.Spec.Id, victim.Reason!));
         }
 
         var outcome = TryAdmit(preemptor, now, result, [], out _);
