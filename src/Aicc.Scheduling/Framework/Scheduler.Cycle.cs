@@ -156,8 +156,8 @@ public sealed partial class Scheduler
         var placed = Reserve(workload, counts, masks, failedShapes, out reason);
         if (placed)
         {
-            AddOptionalPods(workload, counts, masks);
             Charge(workload);
+            AddOptionalPods(workload, masks);
             _pending[workload.QueueIndex].Remove(workload);
             workload.Phase = WorkloadPhase.Admitted;
             workload.AdmittedAt = now;
@@ -243,8 +243,8 @@ public sealed partial class Scheduler
             for (var i = 0; i < counts.Length; i++)
             {
                 top[i] = -1;
-                var milli = counts[i] * spec.PodSets[i].Accelerator.TotalMilli;
-                if (milli == 0)
+                var accelerator = spec.PodSets[i].Accelerator;
+                if (counts[i] == 0 || accelerator.IsNone)
                 {
                     continue;
                 }
@@ -257,7 +257,7 @@ public sealed partial class Scheduler
                     }
                 }
 
-                worst = checked(worst + ScuOf(top[i], milli));
+                worst = checked(worst + counts[i] * PodScu(top[i], accelerator));
             }
 
             var scuShort = Short(q, ResourceNames.ScuIndex, worst);
@@ -372,38 +372,29 @@ public sealed partial class Scheduler
         return true;
     }
 
-    /// <summary>Elastic pod sets grow past their minimum while a node has room and the quota allows.</summary>
-    private void AddOptionalPods(WorkloadState workload, int[] counts, ulong[] masks)
+    /// <summary>
+    /// Elastic pod sets grow past their minimum while a node has room and the quota allows. The pods
+    /// already placed are charged first, so each extra pod is checked against what is really left.
+    /// </summary>
+    private void AddOptionalPods(WorkloadState workload, ulong[] masks)
     {
         var spec = workload.Spec;
-        for (var i = 0; i < counts.Length; i++)
+        var probe = new int[spec.PodSets.Count];
+        var probeMasks = new ulong[spec.PodSets.Count];
+        for (var i = 0; i < spec.PodSets.Count; i++)
         {
             var podSet = spec.PodSets[i];
-            var have = workload.Allocations.Count(a => a.PodSet == i);
-            if (have >= podSet.Count)
+            for (var k = workload.Allocations.Count(a => a.PodSet == i); k < podSet.Count; k++)
             {
-                continue;
-            }
-
-            var request = new PodRequest(podSet, masks[i]);
-            for (var k = have; k < podSet.Count; k++)
-            {
-                var probe = (int[])counts.Clone();
                 Array.Clear(probe);
-                probe[i] = k + 1;
-                for (var j = 0; j < probe.Length; j++)
-                {
-                    if (j != i)
-                    {
-                        probe[j] = workload.Allocations.Count(a => a.PodSet == j);
-                    }
-                }
-
-                var probeMasks = new ulong[masks.Length];
-                if (QuotaFit(workload, probe, probeMasks) is not null || !PlaceOne(workload, i, k, new PodRequest(podSet, masks[i] & probeMasks[i]), null))
+                probe[i] = 1;
+                if (QuotaFit(workload, probe, probeMasks) is not null ||
+                    !PlaceOne(workload, i, k, new PodRequest(podSet, masks[i] & probeMasks[i]), null))
                 {
                     break;
                 }
+
+                Recharge(workload);
             }
         }
     }

@@ -276,22 +276,11 @@ public sealed partial class Scheduler
         _pending[state.QueueIndex].Add(state);
     }
 
+    /// <summary>Frees the workload's devices and its quota charge.</summary>
     private void Release(WorkloadState state)
     {
-        foreach (var (_, _, allocation) in state.Allocations)
-        {
-            Cluster.Release(allocation);
-        }
-
-        state.Allocations.Clear();
-        Span<long> negative = stackalloc long[ResourceNames.Count];
-        for (var r = 0; r < negative.Length; r++)
-        {
-            negative[r] = -state.Charged[r];
-        }
-
-        Quotas.AddUsage(state.QueueIndex, negative);
-        Array.Clear(state.Charged);
+        Rollback(state);
+        Recharge(state);
     }
 
     private void Rollback(WorkloadState state)
@@ -304,7 +293,20 @@ public sealed partial class Scheduler
         state.Allocations.Clear();
     }
 
-    /// <summary>Charges the quota for what the workload actually holds.</summary>
+    /// <summary>Replaces the workload's charge with one for what it holds now.</summary>
+    private void Recharge(WorkloadState state)
+    {
+        Span<long> negative = stackalloc long[ResourceNames.Count];
+        for (var r = 0; r < negative.Length; r++)
+        {
+            negative[r] = -state.Charged[r];
+        }
+
+        Quotas.AddUsage(state.QueueIndex, negative);
+        Charge(state);
+    }
+
+    /// <summary>Charges the quota for what the workload actually holds (nothing may be charged yet).</summary>
     private void Charge(WorkloadState state)
     {
         Array.Clear(state.Charged);
@@ -323,7 +325,13 @@ public sealed partial class Scheduler
         Quotas.AddUsage(state.QueueIndex, state.Charged);
     }
 
+    /// <summary>SCU of a share of one device, rounded up: what <see cref="Charge"/> books per device.</summary>
     private long ScuOf(int model, long milliDevices) => checked((milliDevices * Catalog[model].ScuMilli + 999) / 1000);
+
+    /// <summary>SCU one pod is charged on a device of <paramref name="model"/>, rounded exactly as <see cref="Charge"/> rounds
+    /// (per device), so that the admission check never admits what the charge then finds over quota.</summary>
+    private long PodScu(int model, Model.AcceleratorRequest request) =>
+        request.IsFraction ? ScuOf(model, request.Milli) : checked(request.Count * ScuOf(model, 1000));
 
     /// <summary>Priority first, then FIFO by submission, then submission order.</summary>
     private sealed class QueueOrder : IComparer<WorkloadState>

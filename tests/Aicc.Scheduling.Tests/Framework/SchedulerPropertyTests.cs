@@ -31,6 +31,12 @@ public class SchedulerPropertyTests
         Assert.True(cycles >= 100_000, $"only {cycles} cycles were checked; the default run must check at least 100,000");
     }
 
+    /// <summary>Seeds that once broke an invariant, kept so that the bug cannot return unnoticed.</summary>
+    [Theory]
+    [InlineData(1835584341)] // elastic pods: extra pods checked as if all pods could move to the cheapest model; cohort over SCU quota
+    [InlineData(1449013680)] // the same, a queue over its SCU quota in the first cycle
+    public void RunCycle_RegressionSeed_KeepsEveryInvariant(int seed) => Assert.True(RunScenario(seed) > 0);
+
     [Fact]
     public void RunCycle_SameScenarioAndSeed_MakesTheSameDecisions()
     {
