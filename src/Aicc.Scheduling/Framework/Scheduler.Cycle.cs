@@ -272,7 +272,7 @@ public sealed partial class Scheduler
             for (var i = 0; i < masks.Length; i++)
             {
                 var without = masks[i] & ~(1UL << priciest);
-                if (without != 0)
+                if (without != 0 && without != masks[i])
                 {
                     masks[i] = without;
                     cheaper = true;
