@@ -29,7 +29,7 @@ public sealed partial class Scheduler
         for (var q = 0; q < _fairUsage.Length; q++)
         {
             Array.Clear(_cycleAdded[q]);
-            if (_pending[q].Count == 0 && _admitted[q].Count == 0 && _fairUsage[q][0] == 0)
+            if (_pending[q].Count == 0 && _admitted[q].Count == 0 && Array.TrueForAll(_fairUsage[q], u => u == 0))
             {
                 continue;
             }
