@@ -240,8 +240,8 @@ public sealed partial class Scheduler
             var priciest = -1;
             for (var i = 0; i < counts.Length; i++)
             {
-                var milli = counts[i] * spec.PodSets[i].Accelerator.TotalMilli;
-                if (milli == 0)
+                var request = spec.PodSets[i].Accelerator;
+                if (counts[i] == 0 || request.IsNone)
                 {
                     continue;
                 }
@@ -255,7 +255,9 @@ public sealed partial class Scheduler
                     }
                 }
 
-                worst = checked(worst + ScuOf(top, milli));
+                // Charged per device and rounded up per device (see Charge), so sum per device too.
+                var devices = checked(counts[i] * (request.IsFraction ? 1L : request.Count));
+                worst = checked(worst + devices * ScuOf(top, request.IsFraction ? request.Milli : 1000));
                 if (priciest < 0 || Catalog[top].ScuMilli > Catalog[priciest].ScuMilli)
                 {
                     priciest = top;
