@@ -156,8 +156,8 @@ public sealed partial class Scheduler
         var placed = Reserve(workload, counts, masks, failedShapes, out reason);
         if (placed)
         {
-            AddOptionalPods(workload, counts, masks);
             Charge(workload);
+            AddOptionalPods(workload, counts, masks);
             _pending[workload.QueueIndex].Remove(workload);
             workload.Phase = WorkloadPhase.Admitted;
             workload.AdmittedAt = now;
@@ -376,38 +376,28 @@ public sealed partial class Scheduler
         return true;
     }
 
-    /// <summary>Elastic pod sets grow past their minimum while a node has room and the quota allows.</summary>
+    /// <summary>Elastic pod sets grow past their minimum while a node has room and the quota allows. The
+    /// workload is already charged for the pods it holds, at the models they landed on, so each optional
+    /// pod is checked alone against what is left and charged as soon as it is placed.</summary>
     private void AddOptionalPods(WorkloadState workload, int[] counts, ulong[] masks)
     {
         var spec = workload.Spec;
+        var probe = new int[counts.Length];
+        var probeMasks = new ulong[masks.Length];
         for (var i = 0; i < counts.Length; i++)
         {
             var podSet = spec.PodSets[i];
             var have = workload.Allocations.Count(a => a.PodSet == i);
-            if (have >= podSet.Count)
-            {
-                continue;
-            }
-
-            var request = new PodRequest(podSet, masks[i]);
+            Array.Clear(probe);
+            probe[i] = 1;
             for (var k = have; k < podSet.Count; k++)
             {
-                var probe = (int[])counts.Clone();
-                Array.Clear(probe);
-                probe[i] = k + 1;
-                for (var j = 0; j < probe.Length; j++)
-                {
-                    if (j != i)
-                    {
-                        probe[j] = workload.Allocations.Count(a => a.PodSet == j);
-                    }
-                }
-
-                var probeMasks = new ulong[masks.Length];
                 if (QuotaFit(workload, probe, probeMasks) is not null || !PlaceOne(workload, i, k, new PodRequest(podSet, masks[i] & probeMasks[i]), null))
                 {
                     break;
                 }
+
+                Recharge(workload);
             }
         }
     }

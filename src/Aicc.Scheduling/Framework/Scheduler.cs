@@ -318,6 +318,19 @@ public sealed partial class Scheduler
         Quotas.AddUsage(state.QueueIndex, state.Charged);
     }
 
+    /// <summary>Replaces the workload's quota charge with one for what it holds now.</summary>
+    private void Recharge(WorkloadState state)
+    {
+        Span<long> refund = stackalloc long[ResourceNames.Count];
+        for (var r = 0; r < refund.Length; r++)
+        {
+            refund[r] = -state.Charged[r];
+        }
+
+        Quotas.AddUsage(state.QueueIndex, refund);
+        Charge(state);
+    }
+
     private long ScuOf(int model, long milliDevices) => checked((milliDevices * Catalog[model].ScuMilli + 999) / 1000);
 
     /// <summary>Priority first, then FIFO by submission, then submission order.</summary>
