@@ -317,7 +317,8 @@ public sealed class QuotaTree
 
         if (entry.Parent < 0)
         {
-            return entry.Subtree[resource] - entry.Usage[resource];
+            // A quota decrease can leave a root over its quota; nothing is available then, never less.
+            return Math.Max(0, entry.Subtree[resource] - entry.Usage[resource]);
         }
 
         var local = Math.Max(0, entry.Guaranteed[resource] - entry.Usage[resource]);

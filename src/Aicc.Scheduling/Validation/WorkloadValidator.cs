@@ -222,13 +222,13 @@ public sealed class WorkloadValidator
             }
         }
 
-        if (a.Count > most)
-        {
-            problems.Add(new(at + ".accelerator.count", $"{a.Count} devices per pod, but no node has more than {most} of the allowed models; split the pod"));
-        }
-        else if (most == 0)
+        if (most == 0)
         {
             problems.Add(new(at + ".accelerator", "no node has a device of the allowed models"));
+        }
+        else if (a.Count > most)
+        {
+            problems.Add(new(at + ".accelerator.count", $"{a.Count} devices per pod, but no node has more than {most} of the allowed models; split the pod"));
         }
     }
 

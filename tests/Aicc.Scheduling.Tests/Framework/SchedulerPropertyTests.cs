@@ -1,311 +1,149 @@
 using Aicc.Scheduling.Framework;
-using Aicc.Scheduling.Model;
-using Aicc.Scheduling.Quotas;
+using Aicc.Scheduling.Tests.Builders;
+using Aicc.Scheduling.Tests.Quotas;
 using CsCheck;
 
 namespace Aicc.Scheduling.Tests.Framework;
 
 /// <summary>
-/// Model-based property test of the whole core: random clusters, queues, cohort trees and policies,
-/// random sequences of submit / finish / cancel / node down / node up / cordon / quota change / cycle,
-/// and after every cycle a full recomputation of the invariants (see <see cref="SchedulerInvariants"/>)
-/// plus liveness: a lone pending single-pod workload that fits free quota and capacity is admitted.
-/// CsCheck prints the failing seed; rerun it with <c>Sample(..., seed: "…")</c>.
+/// Model-based property test of the whole scheduler: random small worlds (<see cref="Scenario"/>), random
+/// operations, and after every cycle every invariant of <see cref="WorldChecker"/>. CsCheck prints the
+/// seed of a failing case ("Set seed: ..."); replay it with the environment variable <c>CsCheck_Seed=...</c>.
 /// </summary>
-public class SchedulerPropertyTests
+public sealed class SchedulerPropertyTests(ITestOutputHelper output)
 {
-    private const int Scenarios = 2_500;
-    private const int OperationsPerScenario = 150;
-
-    private static readonly string[] Models = ["A100", "V100", "T4"];
+    /// <summary>Scenarios × <see cref="Scenario.StepsPerScenario"/> cycles = 100,000 checked cycles.</summary>
+    private const int Scenarios = 5_000;
 
     [Fact]
-    public void RunCycle_RandomOperations_KeepsEveryInvariant()
+    public void RunCycle_RandomOperations_KeepsEveryInvariantAfterEveryCycle()
     {
         long cycles = 0;
-        Gen.Int[0, int.MaxValue].Sample(
-            seed => Interlocked.Add(ref cycles, RunScenario(seed)),
-            iter: Scenarios);
-
-        TestContext.Current.TestOutputHelper?.WriteLine($"checked {cycles:N0} scheduling cycles in {Scenarios:N0} random scenarios");
-        Assert.True(cycles >= 100_000, $"only {cycles} cycles were checked; the default run must check at least 100,000");
-    }
-
-    /// <summary>Seeds that once broke an invariant, kept so that the bug cannot return unnoticed.</summary>
-    [Theory]
-    [InlineData(1835584341)] // elastic pods: extra pods checked as if all pods could move to the cheapest model; cohort over SCU quota
-    [InlineData(1449013680)] // the same, a queue over its SCU quota in the first cycle
-    public void RunCycle_RegressionSeed_KeepsEveryInvariant(int seed) => Assert.True(RunScenario(seed) > 0);
-
-    [Fact]
-    public void RunCycle_SameScenarioAndSeed_MakesTheSameDecisions()
-    {
-        Gen.Int[0, int.MaxValue].Sample(
-            seed =>
+        long admissions = 0;
+        long evictions = 0;
+        long livenessChecks = 0;
+        Scenario.Generator.Sample(
+            scenario =>
             {
-                var first = new List<string>();
-                var second = new List<string>();
-                RunScenario(seed, first);
-                RunScenario(seed, second);
-                Assert.Equal(first, second);
+                var stats = Run(scenario);
+                Interlocked.Add(ref cycles, stats.Cycles);
+                Interlocked.Add(ref admissions, stats.Admissions);
+                Interlocked.Add(ref evictions, stats.Evictions);
+                Interlocked.Add(ref livenessChecks, stats.LivenessChecks);
             },
-            iter: 200);
+            iter: Scenarios,
+            print: s => s.ToString());
+        output.WriteLine($"checked {cycles:N0} cycles ({admissions:N0} admissions, {evictions:N0} evictions, {livenessChecks:N0} liveness checks)");
+        Assert.True(cycles >= 100_000, $"only {cycles} cycles checked");
+        Assert.True(admissions > cycles / 10, $"only {admissions} admissions in {cycles} cycles: the generator barely exercises placement");
+        Assert.True(evictions > 0 && livenessChecks > 1000, $"evictions {evictions}, liveness checks {livenessChecks}");
     }
 
-    /// <summary>Runs one random scenario; returns the number of cycles checked.</summary>
-    private static int RunScenario(int seed, List<string>? decisions = null)
+    internal sealed record Stats(int Cycles, int Admissions, int Evictions, int LivenessChecks);
+
+    /// <summary>Plays one scenario, checking after every operation and cycle.</summary>
+    internal static Stats Run(Scenario scenario)
     {
-        var rng = new Random(seed);
-        var catalog = ClusterBuilder.DefaultCatalog();
-        var nodes = Enumerable.Range(0, rng.Next(1, 6)).Select(i => RandomNode(rng, i)).ToList();
-        var cohorts = new List<CohortSpec>();
-        if (rng.Next(3) > 0)
-        {
-            cohorts.Add(new CohortSpec { Name = "root", Quotas = RandomQuotas(rng, 0.3) });
-            if (rng.Next(2) == 0)
-            {
-                cohorts.Add(new CohortSpec { Name = "child", Parent = "root", Quotas = RandomQuotas(rng, 0.4) });
-            }
-        }
-
-        var queues = Enumerable.Range(0, rng.Next(1, 5)).Select(i => new QueueSpec
-        {
-            Name = $"q{i}",
-            Cohort = cohorts.Count == 0 || rng.Next(4) == 0 ? null : cohorts[rng.Next(cohorts.Count)].Name,
-            Strategy = rng.Next(3) == 0 ? QueueingStrategy.StrictFifo : QueueingStrategy.BestEffortFifo,
-            Quotas = RandomQuotas(rng, 0.6),
-        }).ToList();
-        var policyNames = PluginRegistry.Policies.Keys.Order(StringComparer.Ordinal).ToArray();
-        var policy = PluginRegistry.Policies[policyNames[rng.Next(policyNames.Length)]];
-        if (rng.Next(3) == 0)
-        {
-            policy = policy with { Preemption = policy.Preemption with { MinRuntimeSeconds = rng.Next(0, 1200) } };
-        }
-
-        var scheduler = new Scheduler(new SchedulerSetup
-        {
-            Catalog = catalog,
-            Nodes = nodes,
-            Queues = queues,
-            Cohorts = cohorts,
-            Policy = policy,
-            Seed = (ulong)seed,
-        });
-
-        var now = new DateTimeOffset(2026, 1, 1, 0, 0, 0, TimeSpan.Zero);
-        var cycles = 0;
+        var setup = scenario.BuildSetup();
+        var s = new Scheduler(setup);
+        var model = new QuotaModel(setup.Catalog, setup.Cohorts, setup.Queues);
+        var checker = new WorldChecker(s, model, scenario.MinRuntime);
+        var now = Make.T0;
         var next = 0;
-        var down = new HashSet<string>();
-        for (var op = 0; op < OperationsPerScenario; op++)
+        int cycles = 0, admissions = 0, evictions = 0, liveness = 0;
+        for (var step = 0; step < scenario.Steps.Length; step++)
         {
-            var roll = rng.Next(100);
-            if (roll < 38)
+            foreach (var op in scenario.Steps[step].Ops)
             {
-                var spec = RandomWorkload(rng, $"w{next++}", queues, now);
-                var problems = scheduler.Submit(spec);
-                if (problems.Count > 0)
-                {
-                    Assert.True(scheduler.Get(spec.Id) is null, $"seed {seed}: rejected workload {spec.Id} was stored");
-                }
+                Apply(scenario, s, model, op, now, ref next);
             }
-            else if (roll < 48)
-            {
-                var admitted = scheduler.Workloads.Where(w => w.Phase == WorkloadPhase.Admitted).Select(w => w.Spec.Id).Order(StringComparer.Ordinal).ToList();
-                if (admitted.Count > 0)
-                {
-                    scheduler.Finish(admitted[rng.Next(admitted.Count)]);
-                }
-            }
-            else if (roll < 52)
-            {
-                var pending = scheduler.Workloads.Where(w => w.Phase == WorkloadPhase.Pending).Select(w => w.Spec.Id).Order(StringComparer.Ordinal).ToList();
-                if (pending.Count > 0)
-                {
-                    scheduler.Finish(pending[rng.Next(pending.Count)]);
-                }
-            }
-            else if (roll < 55)
-            {
-                var node = nodes[rng.Next(nodes.Count)].Name;
-                scheduler.NodeDown(node);
-                down.Add(node);
-            }
-            else if (roll < 58)
-            {
-                var node = nodes[rng.Next(nodes.Count)].Name;
-                scheduler.SetSchedulable(node, true);
-                down.Remove(node);
-            }
-            else if (roll < 60)
-            {
-                scheduler.SetSchedulable(nodes[rng.Next(nodes.Count)].Name, false);
-            }
-            else if (roll < 64)
-            {
-                var target = rng.Next(queues.Count + cohorts.Count);
-                var name = target < queues.Count ? queues[target].Name : cohorts[target - queues.Count].Name;
-                Assert.Empty(scheduler.SetQuotas(name, RandomQuotas(rng, 0.6)));
-            }
-            else
-            {
-                now = now.AddSeconds(rng.Next(0, 900));
-                var lone = LoneFittingWorkload(scheduler);
-                var before = scheduler.Quotas.ViolationDetails().ToList();
-                var result = scheduler.RunCycle(now);
-                cycles++;
-                var broken = SchedulerInvariants.Check(scheduler, before);
-                Assert.True(broken is null, $"seed {seed}, cycle {cycles}: {broken}");
-                if (lone is not null)
-                {
-                    Assert.True(
-                        scheduler.Get(lone)?.Phase == WorkloadPhase.Admitted,
-                        $"seed {seed}, cycle {cycles}: {lone} fits free quota and capacity with nothing ahead but was not admitted: {scheduler.Get(lone)?.Reason}");
-                }
 
-                decisions?.AddRange(result.Admitted.Select(a => $"{now:O} admit {a.WorkloadId} -> {string.Join(",", a.Pods.Select(p => $"{p.Node}[{string.Join("+", p.Devices)}]"))} evicting {string.Join(",", a.Victims)}"));
-                decisions?.AddRange(result.Waiting.Select(w => $"{now:O} wait {w.WorkloadId}: {w.Reason}"));
-            }
+            var before = checker.Capture();
+            var result = s.RunCycle(now);
+            cycles++;
+            admissions += result.Admitted.Count;
+            evictions += result.Evicted.Count;
+            liveness += before.MustAdmit is null ? 0 : 1;
+            checker.AfterCycle(before, result, now, $"step {step} at {now:HH:mm:ss}");
+            now = now.AddSeconds(scenario.Steps[step].AdvanceSeconds);
         }
 
-        return cycles;
+        return new Stats(cycles, admissions, evictions, liveness);
     }
 
-    /// <summary>
-    /// The id of the only pending workload when it is a single pod that some node and model can take
-    /// right now within the queue's free quota; otherwise null. Checked by brute force over devices.
-    /// </summary>
-    private static string? LoneFittingWorkload(Scheduler s)
+    private static void Apply(Scenario scenario, Scheduler s, QuotaModel model, Op op, DateTimeOffset now, ref int next)
     {
-        var pending = s.Workloads.Where(w => w.Phase == WorkloadPhase.Pending).Take(2).ToList();
-        if (pending.Count != 1 || pending[0].Spec.PodSets.Count != 1 || pending[0].Spec.PodSets[0].Count != 1)
+        switch (op)
         {
-            return null;
-        }
-
-        var w = pending[0];
-        var pod = w.Spec.PodSets[0];
-        var q = s.Quotas.QueueIndex(w.Spec.Queue);
-        if (s.Quotas.Available(q, ResourceNames.CpuIndex) < pod.CpuMilli || s.Quotas.Available(q, ResourceNames.MemoryIndex) < pod.MemoryMiB)
-        {
-            return null;
-        }
-
-        var c = s.Cluster;
-        for (var n = 0; n < c.NodeCount; n++)
-        {
-            if (!c.IsSchedulable(n) || c.FreeCpu(n) < pod.CpuMilli || c.FreeMemory(n) < pod.MemoryMiB)
-            {
-                continue;
-            }
-
-            if (pod.Accelerator.IsNone)
-            {
-                return w.Spec.Id;
-            }
-
-            for (var m = 0; m < s.Catalog.Count; m++)
-            {
-                if ((w.ModelMasks[0] & (1UL << m)) == 0)
+            case SubmitOp submit:
                 {
-                    continue;
+                    var spec = scenario.BuildWorkload($"w{next++}", submit.Workload, now);
+                    var problems = s.Submit(spec);
+                    var state = s.Get(spec.Id);
+                    Assert.True(problems.Count == 0 ? state?.Phase == WorkloadPhase.Pending : state is null, $"submit {spec.Id}: {problems.Count} problems, state {state?.Phase}");
+                    break;
                 }
 
-                var milli = pod.Accelerator.TotalMilli;
-                var scu = (milli * s.Catalog[m].ScuMilli + 999) / 1000;
-                if (s.Quotas.Available(q, ResourceNames.AcceleratorIndex(m)) < milli || s.Quotas.Available(q, ResourceNames.ScuIndex) < scu)
+            case FinishOp finish:
                 {
-                    continue;
-                }
-
-                var free = 0;
-                var roomForShare = false;
-                for (var d = c.FirstDevice(n); d < c.FirstDevice(n) + c.DevicesOn(n); d++)
-                {
-                    if (c.ModelOf(d) != m)
+                    var admitted = s.Workloads.Where(w => w.Phase == WorkloadPhase.Admitted).Select(w => w.Spec.Id).Order(StringComparer.Ordinal).ToList();
+                    if (admitted.Count > 0)
                     {
-                        continue;
+                        var id = admitted[finish.Pick % admitted.Count];
+                        Assert.True(s.Finish(id));
+                        Assert.Null(s.Get(id));
                     }
 
-                    free += c.DeviceUsed(d) == 0 ? 1 : 0;
-                    roomForShare |= c.DeviceUsed(d) + pod.Accelerator.Milli <= 1000;
+                    break;
                 }
 
-                if (pod.Accelerator.IsFraction ? roomForShare : free >= pod.Accelerator.Count)
+            case CancelOp cancel:
                 {
-                    return w.Spec.Id;
+                    var pending = s.Workloads.Where(w => w.Phase == WorkloadPhase.Pending).Select(w => w.Spec.Id).Order(StringComparer.Ordinal).ToList();
+                    if (pending.Count > 0)
+                    {
+                        var id = pending[cancel.Pick % pending.Count];
+                        Assert.True(s.Finish(id));
+                        Assert.Null(s.Get(id));
+                    }
+
+                    break;
                 }
-            }
-        }
 
-        return null;
-    }
-
-    private static NodeSpec RandomNode(Random rng, int i)
-    {
-        var gpus = rng.Next(0, 9);
-        var model = Models[rng.Next(Models.Length)];
-        return new NodeSpec
-        {
-            Name = $"n{i}",
-            CpuMilli = rng.Next(4, 33) * 1000L,
-            MemoryMiB = rng.Next(8, 65) * 1024L,
-            Devices = NodeSpec.UniformDevices(gpus, model, 0, rng.Next(2) == 0 ? 0 : 2),
-            Rack = $"r{rng.Next(2)}",
-            Block = "b0",
-        };
-    }
-
-    private static Dictionary<string, ResourceQuota> RandomQuotas(Random rng, double chance)
-    {
-        var quotas = new Dictionary<string, ResourceQuota>();
-        string[] keys = ["cpu", "memory", "accelerator/A100", "accelerator/V100", "scu"];
-        foreach (var key in keys)
-        {
-            if (rng.NextDouble() >= chance)
-            {
-                continue;
-            }
-
-            long unit = key switch { "cpu" => 1000, "memory" => 1024, _ => 1000 };
-            quotas[key] = new ResourceQuota(
-                rng.Next(0, 16) * unit,
-                rng.Next(3) == 0 ? rng.Next(0, 8) * unit : null,
-                rng.Next(3) == 0 ? rng.Next(0, 8) * unit : null);
-        }
-
-        return quotas;
-    }
-
-    private static WorkloadSpec RandomWorkload(Random rng, string id, List<QueueSpec> queues, DateTimeOffset now)
-    {
-        var podSets = Enumerable.Range(0, rng.Next(1, 3)).Select(p =>
-        {
-            var count = rng.Next(1, 4);
-            var kind = rng.Next(4);
-            var models = rng.Next(3) == 0 ? new[] { Models[rng.Next(Models.Length)] } : [];
-            return new PodSetSpec
-            {
-                Name = $"set{p}",
-                Count = count,
-                MinCount = rng.Next(4) == 0 ? rng.Next(1, count + 1) : null,
-                CpuMilli = rng.Next(0, 9) * 1000L,
-                MemoryMiB = rng.Next(0, 17) * 1024L,
-                Accelerator = kind switch
+            case NodeDownOp down:
                 {
-                    0 => AcceleratorRequest.None,
-                    1 => AcceleratorRequest.Whole(rng.Next(1, 5), models),
-                    _ => AcceleratorRequest.Fraction(rng.Next(1, 1000), models) with { MinScuMilli = rng.Next(5) == 0 ? 400 : 0 },
-                },
-            };
-        }).ToList();
-        return new WorkloadSpec
-        {
-            Id = id,
-            Queue = queues[rng.Next(queues.Count)].Name,
-            Priority = rng.Next(0, 4),
-            Preemptible = rng.Next(5) > 0,
-            PodSets = podSets,
-            SubmittedAt = now,
-        };
+                    var name = $"n{down.Node % scenario.Nodes.Length}";
+                    var requeued = s.NodeDown(name);
+                    foreach (var id in requeued)
+                    {
+                        Assert.Equal(WorkloadPhase.Pending, s.Get(id)!.Phase);
+                        Assert.Contains(name, s.Get(id)!.Reason, StringComparison.Ordinal);
+                    }
+
+                    Assert.DoesNotContain(s.Workloads, w => w.Phase == WorkloadPhase.Admitted && w.Placements(s.Cluster).Any(p => p.Node == name));
+                    break;
+                }
+
+            case NodeUpOp up:
+                Assert.True(s.SetSchedulable($"n{up.Node % scenario.Nodes.Length}", true));
+                break;
+
+            case CordonOp cordon:
+                Assert.True(s.SetSchedulable($"n{cordon.Node % scenario.Nodes.Length}", false));
+                break;
+
+            case QuotaChangeOp change:
+                {
+                    var names = model.Names.ToList();
+                    var name = names[change.Target % names.Count];
+                    var quotas = scenario.BuildQuotas(change.Quotas);
+                    Assert.Empty(s.SetQuotas(name, quotas));
+                    model.SetQuotas(name, quotas);
+                    break;
+                }
+
+            default:
+                throw new ArgumentOutOfRangeException(nameof(op), op, "unknown operation");
+        }
     }
 }

@@ -1,0 +1,145 @@
+using Aicc.Scheduling.Framework;
+using Aicc.Scheduling.Tests.Builders;
+
+namespace Aicc.Scheduling.Tests.Preemption;
+
+public sealed class PreemptionTests
+{
+    [Fact]
+    public void RunCycle_QueueReclaimsItsLentQuota_EvictsTheBorrowerBeforeItsOwnLowerPriorityWork()
+    {
+        // One 8-GPU node; a and b have 4 each in cohort c. b runs 6 (borrowing 2 of a's), a runs 2 at priority 0.
+        var s = Make.Scheduler().Node(Make.Node("n0").Gpus(8)).Cohort(Make.Cohort("c"))
+            .Queue(Make.Queue("a").Gpus("A100", 4).InCohort("c")).Queue(Make.Queue("b").Gpus("A100", 4).InCohort("c")).Build()
+            .Submitted(
+                Make.Workload("a-lo", "a").Pods(1, 2).AtSecond(0),
+                Make.Workload("b1", "b").Pods(1, 4).Priority(5).AtSecond(1),
+                Make.Workload("b2", "b").Pods(1, 2).Priority(5).AtSecond(2));
+        s.Cycle();
+        s.Submitted(Make.Workload("a-hi", "a").Pods(1, 2).Priority(1).AtSecond(10));
+
+        var result = s.Cycle(10);
+
+        var admission = Assert.Single(result.Admitted);
+        Assert.Equal("a-hi", admission.WorkloadId);
+        Assert.Equal(["b2"], admission.Victims);
+        Assert.Equal(WorkloadPhase.Admitted, s.PhaseOf("a-lo"));
+        Assert.Equal("requeued: preempted by a-hi (priority 1, queue a) to free quota", s.Get("b2")!.Reason);
+        Assert.Equal(s.Get("b2")!.Reason, Assert.Single(result.Evicted).Reason);
+    }
+
+    [Fact]
+    public void RunCycle_HigherPriorityInSameQueue_EvictsLowerPriorityWork()
+    {
+        var s = Make.Scheduler().Node(Make.Node("n0").Gpus(4)).Build().Submitted(Make.Workload("lo").Pods(1, 4));
+        s.Cycle();
+        s.Submitted(Make.Workload("hi").Pods(1, 2).Priority(3).AtSecond(1));
+
+        var result = s.Cycle(1);
+
+        Assert.Equal(["lo"], Assert.Single(result.Admitted).Victims);
+        Assert.Equal("requeued: preempted by hi (priority 3, queue q) to free capacity", s.Get("lo")!.Reason);
+    }
+
+    [Fact]
+    public void RunCycle_EqualPriority_EvictsNothing()
+    {
+        var s = Make.Scheduler().Node(Make.Node("n0").Gpus(4)).Build().Submitted(Make.Workload("first").Pods(1, 4));
+        s.Cycle();
+        s.Submitted(Make.Workload("second").Pods(1, 1).AtSecond(1));
+
+        var result = s.Cycle(1);
+
+        Assert.Empty(result.Evicted);
+        Assert.Equal(WorkloadPhase.Admitted, s.PhaseOf("first"));
+    }
+
+    [Fact]
+    public void RunCycle_GangVictim_IsEvictedWholeNeverInPart()
+    {
+        var s = Make.Scheduler().Node(Make.Node("n0").Gpus(4)).Node(Make.Node("n1").Gpus(4)).Build().Submitted(Make.Workload("gang").Pods(2, 4));
+        s.Cycle();
+        s.Submitted(Make.Workload("hi").Pods(1, 1).Priority(1).AtSecond(1));
+
+        var result = s.Cycle(1);
+
+        Assert.Equal(["gang"], Assert.Single(result.Admitted).Victims);
+        Assert.Empty(s.PodsOf("gang"));
+        Assert.Equal(1000, s.Cluster.AllocatedMilli);
+    }
+
+    [Fact]
+    public void RunCycle_VictimYoungerThanMinimumRuntime_IsNotEvictedUntilItIsOldEnough()
+    {
+        var s = Make.Scheduler().Node(Make.Node("n0").Gpus(4)).Preemption(new PreemptionSpec { MinRuntimeSeconds = 600 }).Build()
+            .Submitted(Make.Workload("lo").Pods(1, 4));
+        s.Cycle(0);
+        s.Submitted(Make.Workload("hi").Pods(1, 4).Priority(1).AtSecond(100));
+
+        Assert.Empty(s.Cycle(100).Evicted);
+        Assert.Empty(s.Cycle(599).Evicted);
+        Assert.Equal(["lo"], s.Cycle(600).Evicted.Select(e => e.WorkloadId));
+    }
+
+    [Fact]
+    public void RunCycle_NonPreemptibleWorkload_IsNeverEvicted()
+    {
+        var s = Make.Scheduler().Node(Make.Node("n0").Gpus(4)).Build().Submitted(Make.Workload("lo").Pods(1, 4).NotPreemptible());
+        s.Cycle();
+        s.Submitted(Make.Workload("hi").Pods(1, 1).Priority(9).AtSecond(1));
+
+        var result = s.Cycle(1);
+
+        Assert.Empty(result.Evicted);
+        Assert.Equal(WorkloadPhase.Pending, s.PhaseOf("hi"));
+    }
+
+    [Fact]
+    public void RunCycle_SeveralCandidates_EvictsOnlyAMinimalSet()
+    {
+        // Newest first: small2, small1, big. Evicting all three frees 8; big alone frees 6, enough for 6.
+        var s = Make.Scheduler().Node(Make.Node("n0").Gpus(8)).Build()
+            .Submitted(Make.Workload("big").Pods(1, 6).AtSecond(0), Make.Workload("small1").Pods(1, 1).AtSecond(1), Make.Workload("small2").Pods(1, 1).AtSecond(2));
+        s.Cycle();
+        s.Submitted(Make.Workload("hi").Pods(1, 6).Priority(1).AtSecond(3));
+
+        var result = s.Cycle(3);
+
+        Assert.Equal(["big"], Assert.Single(result.Admitted).Victims);
+        Assert.Equal(WorkloadPhase.Admitted, s.PhaseOf("small1"));
+        Assert.Equal(WorkloadPhase.Admitted, s.PhaseOf("small2"));
+    }
+
+    [Fact]
+    public void RunCycle_PreemptionThatCannotSucceed_LeavesAllocationAndQuotaUntouched()
+    {
+        var s = Make.Scheduler().Node(Make.Node("n0").Gpus(8)).Queue(Make.Queue("q").Gpus("A100", 8)).Build()
+            .Submitted(Make.Workload("keep").Pods(1, 1).NotPreemptible().AtSecond(0), Make.Workload("lo1").Pods(1, 3).AtSecond(1), Make.Workload("lo2").Shares(2, 500).AtSecond(2));
+        s.Cycle();
+        var fingerprint = s.Cluster.Fingerprint();
+        var usage = s.Quotas.UsageSnapshot();
+        s.Submitted(Make.Workload("hi").Pods(1, 8).Priority(1).AtSecond(3));
+
+        var result = s.Cycle(3);
+
+        Assert.Empty(result.Admitted);
+        Assert.Empty(result.Evicted);
+        Assert.Equal(fingerprint, s.Cluster.Fingerprint());
+        Assert.Equal(usage, s.Quotas.UsageSnapshot());
+        Assert.All(["keep", "lo1", "lo2"], id => Assert.Equal(WorkloadPhase.Admitted, s.PhaseOf(id)));
+    }
+
+    [Fact]
+    public void RunCycle_ReclaimDisabled_LeavesTheBorrowerRunning()
+    {
+        var s = Make.Scheduler().Node(Make.Node("n0").Gpus(4)).Cohort(Make.Cohort("c"))
+            .Queue(Make.Queue("a").Gpus("A100", 2).InCohort("c")).Queue(Make.Queue("b").Gpus("A100", 2).InCohort("c"))
+            .Preemption(new PreemptionSpec { ReclaimWithinCohort = PreemptionScope.Never }).Build()
+            .Submitted(Make.Workload("b1", "b").Pods(1, 4));
+        s.Cycle();
+        s.Submitted(Make.Workload("a1", "a").Pods(1, 2).AtSecond(1));
+
+        Assert.Empty(s.Cycle(1).Evicted);
+        Assert.Equal(WorkloadPhase.Pending, s.PhaseOf("a1"));
+    }
+}
