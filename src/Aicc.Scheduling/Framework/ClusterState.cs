@@ -121,6 +121,11 @@ public sealed class ClusterState
                 var model = catalog.TryGet(device.Model, out var type)
                     ? type.Id
                     : throw new ArgumentException($"node '{spec.Name}' has a device of unknown model '{device.Model}'", nameof(nodes));
+                if (device.Domain is < 0 or > 63)
+                {
+                    throw new ArgumentException($"node '{spec.Name}' device {device.Index}: NVLink domain {device.Domain} must be 0..63", nameof(nodes));
+                }
+
                 DeviceNode[d] = i;
                 DeviceModel[d] = model;
                 DeviceDomain[d] = device.Domain;

@@ -106,6 +106,11 @@ public sealed partial class Scheduler
     /// <summary>Validates and queues a workload. Returns every problem found; nothing is queued when there is any.</summary>
     public IReadOnlyList<ValidationProblem> Submit(WorkloadSpec spec)
     {
+        if (spec is null)
+        {
+            return [new ValidationProblem("", "the workload is empty")];
+        }
+
         var problems = Validator.Validate(spec);
         if (problems.Count > 0)
         {

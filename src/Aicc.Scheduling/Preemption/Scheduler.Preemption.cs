@@ -57,19 +57,25 @@ public sealed partial class Scheduler
             }
         }
 
+        // Admit while the victims are only suspended: should the real placement differ from the trial
+        // (seeded tie-breaks move on between them) and fail, the victims are restored untouched.
+        var evicted = result.Evicted.Count;
+        var outcome = TryAdmit(preemptor, now, result, [], out _);
+        if (outcome != Attempt.Admitted)
+        {
+            for (var i = victims.Count - 1; i >= 0; i--)
+            {
+                Resume(victims[i], saved[victims[i]]);
+            }
+
+            return false;
+        }
+
         var why = blocked == Attempt.QuotaBlocked ? "quota" : "capacity";
         foreach (var victim in victims)
         {
             Requeue(victim, $"preempted by {preemptor.Spec.Id} (priority {preemptor.Spec.Priority}, queue {preemptor.Spec.Queue}) to free {why}", released: true);
-            result.Evicted.Add(new Eviction(victim.Spec.Id, victim.Reason!));
-        }
-
-        var outcome = TryAdmit(preemptor, now, result, [], out _);
-        if (outcome != Attempt.Admitted)
-        {
-            // Cannot happen when WouldFit said yes on this very state; keep the victims evicted but say so.
-            preemptor.Reason = "waiting: preemption freed room but admission failed; retrying next cycle";
-            return false;
+            result.Evicted.Insert(evicted++, new Eviction(victim.Spec.Id, victim.Reason!));
         }
 
         var admission = result.Admitted[^1];

@@ -25,12 +25,20 @@ public sealed class WorkloadValidator
     private readonly long _maxCpu;
     private readonly long _maxMemory;
     private readonly int[] _maxDevicesOfModel;
+    private readonly long[] _maxDeviceMemoryOfModel;
 
     internal WorkloadValidator(AcceleratorCatalog catalog, QuotaTree quotas, ClusterState cluster)
     {
         _catalog = catalog;
         _quotas = quotas;
         _maxDevicesOfModel = new int[catalog.Count];
+        _maxDeviceMemoryOfModel = new long[catalog.Count];
+        for (var d = 0; d < cluster.TotalDevices; d++)
+        {
+            var model = cluster.ModelOf(d);
+            _maxDeviceMemoryOfModel[model] = Math.Max(_maxDeviceMemoryOfModel[model], cluster.DeviceMemory[d]);
+        }
+
         Span<int> perModel = stackalloc int[catalog.Count];
         for (var n = 0; n < cluster.NodeCount; n++)
         {
@@ -220,6 +228,20 @@ public sealed class WorkloadValidator
             {
                 most = Math.Max(most, _maxDevicesOfModel[m]);
             }
+        }
+
+        var mostMemory = 0L;
+        for (var m = 0; m < _catalog.Count; m++)
+        {
+            if ((mask & (1UL << m)) != 0)
+            {
+                mostMemory = Math.Max(mostMemory, _maxDeviceMemoryOfModel[m]);
+            }
+        }
+
+        if (most > 0 && a.MemoryMiB > mostMemory)
+        {
+            problems.Add(new(at + ".accelerator.memory", $"{a.MemoryMiB} MiB of device memory, but no device of the allowed models has more than {mostMemory} MiB"));
         }
 
         if (most == 0)

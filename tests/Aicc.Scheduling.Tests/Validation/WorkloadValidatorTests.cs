@@ -105,4 +105,30 @@ public sealed class WorkloadValidatorTests
 
         Assert.Equal("254 characters; at most 253", Assert.Single(problems).Message);
     }
+
+    [Fact]
+    public void Submit_FractionWithMoreDeviceMemoryThanAnyDevice_IsRejected()
+    {
+        var problems = NewScheduler().Submit(Make.Workload("w").Add(new PodSetSpec { Accelerator = new AcceleratorRequest { Milli = 500, MemoryMiB = 1_000_000 } }));
+
+        Assert.Contains(problems, p => p.Field == "podSets[0].accelerator.memory");
+    }
+
+    [Fact]
+    public void Submit_Null_IsAProblemNotAnException()
+    {
+        var problems = NewScheduler().Submit(null!);
+
+        Assert.Single(problems);
+    }
+
+    [Fact]
+    public void ClusterState_DomainOutsideZeroTo63_IsRefusedAtConstruction()
+    {
+        var node = new NodeSpec { Name = "n", CpuMilli = 1000, MemoryMiB = 1024, Devices = [new DeviceSpec(0, "A100", 0, 64)] };
+
+        var error = Assert.Throws<ArgumentException>(() => new Aicc.Scheduling.Framework.ClusterState(Aicc.Scheduling.Model.ClusterBuilder.DefaultCatalog(), [node]));
+
+        Assert.Contains("0..63", error.Message, StringComparison.Ordinal);
+    }
 }
