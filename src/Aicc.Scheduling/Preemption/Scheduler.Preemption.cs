@@ -12,7 +12,60 @@ namespace Aicc.Scheduling.Framework;
 /// </summary>
 public sealed partial class Scheduler
 {
+    private readonly HashSet<PreemptionKey> _preemptionFailures = [];
+    private CycleResult? _preemptionCycle;
+    private int _preemptionChanges;
+
+    /// <summary>What decides a preemption attempt for a single-pod-set workload: its queue, priority and
+    /// sort key choose the candidates, its shape decides what fits.</summary>
+    private readonly record struct PreemptionKey(int Queue, int Priority, double SortKey, Attempt Blocked, PodShape Shape, int Count, int Required);
+
     private bool TryPreempt(WorkloadState preemptor, DateTimeOffset now, Attempt blocked, CycleResult result)
+    {
+        var o = Policy.Preemption;
+        if (o.WithinQueue == PreemptionScope.Never && o.ReclaimWithinCohort == PreemptionScope.Never && o.ForCapacity == PreemptionScope.Never && !o.ForQueueSortLevel)
+        {
+            return false;
+        }
+
+        // Memo: within one cycle, while nothing was admitted or evicted since, a workload like one whose
+        // preemption failed fails too (same candidates, same what-ifs). Saves an O(running) scan per
+        // waiting workload on long queues.
+        var changes = result.Admitted.Count + result.Evicted.Count;
+        if (!ReferenceEquals(_preemptionCycle, result) || _preemptionChanges != changes)
+        {
+            _preemptionFailures.Clear();
+            _preemptionCycle = result;
+            _preemptionChanges = changes;
+        }
+
+        PreemptionKey? key = preemptor.Spec.PodSets.Count == 1
+            ? new PreemptionKey(preemptor.QueueIndex, preemptor.Spec.Priority, preemptor.SortKey, blocked,
+                new PodRequest(preemptor.Spec.PodSets[0], preemptor.ModelMasks[0]).Shape, preemptor.Spec.PodSets[0].Count, preemptor.Spec.PodSets[0].RequiredCount)
+            : null;
+        if (key is { } k && _preemptionFailures.Contains(k))
+        {
+            return false;
+        }
+
+        var preempted = TryPreemptNow(preemptor, now, blocked, result);
+        if (!preempted && key is { } failed)
+        {
+            _preemptionFailures.Add(failed);
+        }
+
+        return preempted;
+    }
+
+    /// <summary>Has an attempt exactly like this one already failed in this cycle, with nothing changed since?</summary>
+    private bool PreemptionKnownToFail(WorkloadState preemptor, CycleResult result) =>
+        preemptor.Spec.PodSets.Count == 1 &&
+        ReferenceEquals(_preemptionCycle, result) &&
+        _preemptionChanges == result.Admitted.Count + result.Evicted.Count &&
+        _preemptionFailures.Contains(new PreemptionKey(preemptor.QueueIndex, preemptor.Spec.Priority, preemptor.SortKey, Attempt.CapacityBlocked,
+            preemptor.FirstShape!.Value, preemptor.Spec.PodSets[0].Count, preemptor.Spec.PodSets[0].RequiredCount));
+
+    private bool TryPreemptNow(WorkloadState preemptor, DateTimeOffset now, Attempt blocked, CycleResult result)
     {
         var candidates = Candidates(preemptor, now, blocked);
         if (candidates.Count == 0)
@@ -61,15 +114,17 @@ public sealed partial class Scheduler
         foreach (var victim in victims)
         {
             _admitted[victim.QueueIndex].Remove(victim);
+            NoteAttained(victim, now);
+            _freed = true;
             victim.Phase = WorkloadPhase.Pending;
             victim.AdmittedAt = null;
             victim.Evictions++;
             victim.Reason = $"requeued: preempted by {preemptor.Spec.Id} (priority {preemptor.Spec.Priority}, queue {preemptor.Spec.Queue}) to free {why}";
-            _pending[victim.QueueIndex].Add(victim);
+            EnterPending(victim, now);
             result.Evicted.Add(new Eviction(victim.Spec.Id, victim.Reason));
         }
 
-        var outcome = TryAdmit(preemptor, now, result, [], out _);
+        var outcome = TryAdmit(preemptor, now, result, null, out _);
         if (outcome != Attempt.Admitted)
         {
             // Cannot happen when WouldFit said yes on this very state; keep the victims evicted but say so.
@@ -112,7 +167,9 @@ public sealed partial class Scheduler
                 var allowed =
                     (sameQueue && Allows(options.WithinQueue, lower)) ||
                     (reclaim && Allows(options.ReclaimWithinCohort, lower)) ||
-                    (blocked == Attempt.CapacityBlocked && options.ForCapacity != PreemptionScope.Never && lower);
+                    (blocked == Attempt.CapacityBlocked && options.ForCapacity != PreemptionScope.Never && lower) ||
+                    (blocked == Attempt.CapacityBlocked && options.ForQueueSortLevel && victim.Spec.Priority <= preemptor.Spec.Priority &&
+                        _queueSort.Key(victim, now) > preemptor.SortKey);
                 if (allowed)
                 {
                     found.Add((victim, reclaim));
@@ -178,7 +235,7 @@ public sealed partial class Scheduler
             return false;
         }
 
-        var placed = Reserve(workload, counts, masks, [], out _);
+        var placed = Reserve(workload, counts, masks, null, out _);
         if (placed)
         {
             Rollback(workload);
