@@ -12,13 +12,16 @@ namespace Aicc.Scheduling.Framework;
 /// </summary>
 public sealed partial class Scheduler
 {
-    private readonly HashSet<PreemptionKey> _preemptionFailures = [];
+    private readonly Dictionary<PreemptionKey, double> _preemptionFailures = [];
     private CycleResult? _preemptionCycle;
     private int _preemptionChanges;
 
-    /// <summary>What decides a preemption attempt for a single-pod-set workload: its queue, priority and
-    /// sort key choose the candidates, its shape decides what fits.</summary>
-    private readonly record struct PreemptionKey(int Queue, int Priority, double SortKey, Attempt Blocked, PodShape Shape, int Count, int Required);
+    /// <summary>What decides a preemption attempt for a single-pod-set workload besides its sort key: its
+    /// queue and priority choose the candidates, its shape decides what fits. A larger sort key only
+    /// shrinks the candidates (victims must have a strictly larger key), so the memo keeps the smallest
+    /// key that failed and every attempt at that key or above fails too; queue-sort order visits keys
+    /// ascending, so one failure per shape answers the rest of the queue.</summary>
+    private readonly record struct PreemptionKey(int Queue, int Priority, Attempt Blocked, PodShape Shape, int Count, int Required);
 
     private bool TryPreempt(WorkloadState preemptor, DateTimeOffset now, Attempt blocked, CycleResult result)
     {
@@ -40,10 +43,10 @@ public sealed partial class Scheduler
         }
 
         PreemptionKey? key = preemptor.Spec.PodSets.Count == 1
-            ? new PreemptionKey(preemptor.QueueIndex, preemptor.Spec.Priority, preemptor.SortKey, blocked,
-                new PodRequest(preemptor.Spec.PodSets[0], preemptor.ModelMasks[0]).Shape, preemptor.Spec.PodSets[0].Count, preemptor.Spec.PodSets[0].RequiredCount)
+            ? new PreemptionKey(preemptor.QueueIndex, preemptor.Spec.Priority, blocked,
+                preemptor.FirstShape!.Value, preemptor.Spec.PodSets[0].Count, preemptor.Spec.PodSets[0].RequiredCount)
             : null;
-        if (key is { } k && _preemptionFailures.Contains(k))
+        if (key is { } k && _preemptionFailures.TryGetValue(k, out var failedAt) && preemptor.SortKey >= failedAt)
         {
             return false;
         }
@@ -51,7 +54,7 @@ public sealed partial class Scheduler
         var preempted = TryPreemptNow(preemptor, now, blocked, result);
         if (!preempted && key is { } failed)
         {
-            _preemptionFailures.Add(failed);
+            _preemptionFailures[failed] = Math.Min(preemptor.SortKey, _preemptionFailures.GetValueOrDefault(failed, double.MaxValue));
         }
 
         return preempted;
@@ -62,8 +65,9 @@ public sealed partial class Scheduler
         preemptor.Spec.PodSets.Count == 1 &&
         ReferenceEquals(_preemptionCycle, result) &&
         _preemptionChanges == result.Admitted.Count + result.Evicted.Count &&
-        _preemptionFailures.Contains(new PreemptionKey(preemptor.QueueIndex, preemptor.Spec.Priority, preemptor.SortKey, Attempt.CapacityBlocked,
-            preemptor.FirstShape!.Value, preemptor.Spec.PodSets[0].Count, preemptor.Spec.PodSets[0].RequiredCount));
+        _preemptionFailures.TryGetValue(new PreemptionKey(preemptor.QueueIndex, preemptor.Spec.Priority, Attempt.CapacityBlocked,
+            preemptor.FirstShape!.Value, preemptor.Spec.PodSets[0].Count, preemptor.Spec.PodSets[0].RequiredCount), out var failedAt) &&
+        preemptor.SortKey >= failedAt;
 
     private bool TryPreemptNow(WorkloadState preemptor, DateTimeOffset now, Attempt blocked, CycleResult result)
     {

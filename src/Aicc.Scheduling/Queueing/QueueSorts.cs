@@ -44,7 +44,9 @@ public sealed class FairShareSort : IQueueSortPlugin
 /// <summary>
 /// Shortest job first by <see cref="Model.WorkloadSpec.EstimatedDurationSeconds"/>: with true durations
 /// it is the oracle SJF, with durations predicted from a submitter's history the practical one. A
-/// workload with no estimate goes after every one that has one.
+/// workload with no estimate goes after every one that has one. The key is the estimated remaining
+/// time, so that with <see cref="Framework.PreemptionSpec.ForQueueSortLevel"/> this is shortest remaining
+/// time first (SRTF): a waiting job preempts running ones expected to run longer than it.
 /// </summary>
 public sealed class ShortestJobFirstSort : IQueueSortPlugin
 {
@@ -52,8 +54,17 @@ public sealed class ShortestJobFirstSort : IQueueSortPlugin
 
     public bool UsesFairShare => false;
 
-    public double Key(WorkloadState workload, DateTimeOffset now) =>
-        workload.Spec.EstimatedDurationSeconds is { } d && double.IsFinite(d) ? Math.Max(0, d) : double.MaxValue;
+    public double Key(WorkloadState workload, DateTimeOffset now)
+    {
+        if (workload.Spec.EstimatedDurationSeconds is not { } d || !double.IsFinite(d))
+        {
+            return double.MaxValue;
+        }
+
+        // Remaining time: the estimate less the wall time already run (attained service over the devices held).
+        var ran = workload.HeldDevices > 0 ? workload.AttainedDeviceSeconds(now) / workload.HeldDevices : 0;
+        return Math.Max(0, d - ran);
+    }
 }
 
 /// <summary>

@@ -73,10 +73,6 @@ public static class ReplayEngine
     public const string SingleQueue = "default";
     public const string CohortName = "center";
 
-    private static readonly bool Debug = Environment.GetEnvironmentVariable("AICC_DEBUG") is not null;
-    private static double _sort, _admit, _place, _preempt;
-    private static long _considered;
-
     public static ReplayRun Run(ReplayOptions options)
     {
         var wall = Stopwatch.StartNew();
@@ -204,11 +200,6 @@ public static class ReplayEngine
                 }
 
                 timeline.Add((t, pending, busy));
-                if (Debug)
-                {
-                    _sort += result.SortTime.TotalSeconds; _admit += result.AdmitTime.TotalSeconds; _place += result.PlaceTime.TotalSeconds; _preempt += result.PreemptTime.TotalSeconds; _considered += result.Considered;
-                }
-
                 if ((cycles & 1023) == 0)
                 {
                     options.Progress?.Invoke(finished, n);
@@ -221,11 +212,6 @@ public static class ReplayEngine
         }
 
         options.Progress?.Invoke(finished, n);
-        if (Debug)
-        {
-            Console.Error.WriteLine($"DEBUG cycles={cycles} considered={_considered} sort={_sort:0.00} admit={_admit:0.00} place={_place:0.00} preempt={_preempt:0.00} wall={wall.Elapsed.TotalSeconds:0.00}");
-        }
-
         return new ReplayRun
         {
             Options = options,

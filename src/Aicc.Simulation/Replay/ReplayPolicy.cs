@@ -57,6 +57,16 @@ public sealed record ReplayPolicy(string Name, string Description, PolicySpec Co
         new("fifo", "first come, first served (best effort: a later job may pass a head that does not fit)", Base("fifo"), DurationEstimates.None, QueueLayout.Shared),
         new("sjf-oracle", "shortest job first with the true durations", Base("sjf-oracle") with { QueueSort = "ShortestJobFirst" }, DurationEstimates.Oracle, QueueLayout.Shared),
         new("sjf-predicted", "shortest job first with durations predicted from the submitter's completed jobs", Base("sjf-predicted") with { QueueSort = "ShortestJobFirst" }, DurationEstimates.Predicted, QueueLayout.Shared),
+        new("srtf-oracle", "shortest remaining time first with the true durations: a waiting job preempts running ones with more time left (they resume from a checkpoint)", Base("srtf-oracle") with
+        {
+            QueueSort = "ShortestJobFirst",
+            Preemption = NoPreemption with { ForQueueSortLevel = true },
+        }, DurationEstimates.Oracle, QueueLayout.Shared),
+        new("srtf-predicted", "shortest remaining time first with predicted durations", Base("srtf-predicted") with
+        {
+            QueueSort = "ShortestJobFirst",
+            Preemption = NoPreemption with { ForQueueSortLevel = true },
+        }, DurationEstimates.Predicted, QueueLayout.Shared),
         new("las", "Tiresias 2D least attained service: 3 discretised queues (1 and 10 GPU-hours), preemption by level", Base("las") with
         {
             QueueSort = "LeastAttainedService",
