@@ -7,6 +7,7 @@ using Aicc.Scheduling.Plugins.GpuPacking;
 using Aicc.Scheduling.Plugins.LeastAllocated;
 using Aicc.Scheduling.Plugins.Random;
 using Aicc.Scheduling.Plugins.TopologyPacking;
+using Aicc.Scheduling.Queueing;
 
 namespace Aicc.Scheduling.Framework;
 
@@ -36,7 +37,18 @@ public static class PluginRegistry
         ["Random"] = () => new RandomDevices(),
     };
 
-    public static readonly IReadOnlyList<string> QueueSorts = ["PriorityFifo", "FairShare"];
+    // Queue sorts (Queueing/): a name in PolicySpec.QueueSort selects one; LAS reads its thresholds from the policy.
+    private static readonly Dictionary<string, Func<PolicySpec, IQueueSortPlugin>> QueueSortPlugins = new(StringComparer.OrdinalIgnoreCase)
+    {
+        ["PriorityFifo"] = _ => new PriorityFifoSort(),
+        ["FairShare"] = _ => new FairShareSort(),
+        ["ShortestJobFirst"] = _ => new ShortestJobFirstSort(),
+        ["LeastAttainedService"] = p => new LeastAttainedServiceSort(p.LeastAttainedService.ThresholdsDeviceSeconds),
+    };
+
+    public static readonly IReadOnlyList<string> QueueSorts = [.. QueueSortPlugins.Keys];
+
+    public static readonly IReadOnlyList<string> Backfills = ["None", "Easy"];
 
     public static IEnumerable<string> ScorePluginNames => Scores.Keys;
 
@@ -69,6 +81,9 @@ public static class PluginRegistry
 
     public static IScorePlugin CreateScore(string name) =>
         Scores.TryGetValue(name, out var make) ? make() : throw new ArgumentException($"unknown score plugin '{name}'", nameof(name));
+
+    public static IQueueSortPlugin CreateQueueSort(PolicySpec policy) =>
+        QueueSortPlugins.TryGetValue(policy.QueueSort, out var make) ? make(policy) : throw new ArgumentException($"unknown queue sort '{policy.QueueSort}'", nameof(policy));
 
     public static IDeviceSelector CreateDeviceSelector(string name) =>
         DeviceSelectors.TryGetValue(name, out var make) ? make() : throw new ArgumentException($"unknown device selection '{name}'", nameof(name));
@@ -112,6 +127,17 @@ public static class PluginRegistry
         else if (spec.Preemption.ForCapacity == PreemptionScope.Any)
         {
             problems.Add("preemption.forCapacity: Any would let workloads of equal priority evict each other in turn; choose Never or LowerPriority");
+        }
+
+        if (!Backfills.Contains(spec.Backfill ?? "", StringComparer.OrdinalIgnoreCase))
+        {
+            problems.Add($"backfill: unknown '{spec.Backfill}' (choose {string.Join(", ", Backfills)})");
+        }
+
+        var thresholds = spec.LeastAttainedService?.ThresholdsDeviceSeconds;
+        if (thresholds is null || thresholds.Any(t => !double.IsFinite(t) || t <= 0) || thresholds.Zip(thresholds.Skip(1)).Any(p => p.Second <= p.First))
+        {
+            problems.Add("leastAttainedService.thresholdsDeviceSeconds: must be finite, positive and increasing");
         }
 
         if (spec.FairSharing is null || !double.IsFinite(spec.FairSharing.HalfLifeSeconds) || spec.FairSharing.HalfLifeSeconds < 0)

@@ -27,6 +27,19 @@ public sealed record PreemptionSpec
 
     /// <summary>A workload that has run for less than this is never evicted.</summary>
     public double MinRuntimeSeconds { get; init; }
+
+    /// <summary>When no node has room, evict running workloads of the same or lower priority whose queue-sort
+    /// key is now strictly larger than the waiting one's (Tiresias: a job of a less-served LAS level
+    /// preempts one that has climbed to a higher level). Off by default.</summary>
+    public bool ForQueueSortLevel { get; init; }
+}
+
+/// <summary>Thresholds of the discretised least-attained-service queues, device-seconds.</summary>
+public sealed record LeastAttainedServiceSpec
+{
+    /// <summary>Level k holds workloads whose attained service is below the k-th threshold; default 1 and
+    /// 10 device-hours (three levels).</summary>
+    public IReadOnlyList<double> ThresholdsDeviceSeconds { get; init; } = [3600, 36_000];
 }
 
 public sealed record FairSharingSpec
@@ -42,7 +55,8 @@ public sealed record PolicySpec
 {
     public string Name { get; init; } = "custom";
 
-    /// <summary><c>PriorityFifo</c> or <c>FairShare</c>.</summary>
+    /// <summary><c>PriorityFifo</c>, <c>FairShare</c> (DRF), <c>ShortestJobFirst</c> (by the workload's duration
+    /// estimate) or <c>LeastAttainedService</c> (Tiresias 2D-LAS); see Queueing/QueueSorts.cs.</summary>
     public string QueueSort { get; init; } = "PriorityFifo";
 
     public IReadOnlyList<WeightedPlugin> Scores { get; init; } = [];
@@ -56,6 +70,14 @@ public sealed record PolicySpec
     public PreemptionSpec Preemption { get; init; } = new();
 
     public FairSharingSpec FairSharing { get; init; } = new();
+
+    public LeastAttainedServiceSpec LeastAttainedService { get; init; } = new();
+
+    /// <summary><c>None</c>, or <c>Easy</c>: EASY backfilling (Lifka, 1995; Mu'alem and Feitelson, 2001). The
+    /// first workload of a cycle that cannot start gets a reservation at the earliest time the running
+    /// workloads' estimated ends free room for it; a later workload may start only if it does not delay
+    /// that reservation (it ends, by its estimate, before it, or the reserved workload still fits then).</summary>
+    public string Backfill { get; init; } = "None";
 
     private static readonly JsonSerializerOptions Json = new()
     {

@@ -13,6 +13,9 @@ public sealed partial class Scheduler
         Admitted,
         QuotaBlocked,
         CapacityBlocked,
+
+        /// <summary>It fits, but starting it would delay the EASY backfill reservation.</summary>
+        ReservationBlocked,
     }
 
     /// <summary>
@@ -26,10 +29,31 @@ public sealed partial class Scheduler
         UpdateFairUsage(now);
 
         // 1. Sort: one head per queue in a heap keyed by the queue sort; the next of a queue enters when its head leaves.
-        var fair = string.Equals(Policy.QueueSort, "FairShare", StringComparison.OrdinalIgnoreCase);
+        _clock = now;
+        _reservation = null;
+        var fair = _queueSort.UsesFairShare;
         var heads = new PriorityQueue<(int Queue, WorkloadState Workload), HeadKey>();
         var cursors = new IEnumerator<WorkloadState>[_pending.Length];
         var snapshot = new List<WorkloadState>[_pending.Length];
+        var o = Policy.Preemption;
+        var neverPreempts = o.WithinQueue == PreemptionScope.Never && o.ReclaimWithinCohort == PreemptionScope.Never && o.ForCapacity == PreemptionScope.Never && !o.ForQueueSortLevel;
+        var incremental = _setup.SkipUnchangedWaiting && !_freed && !EasyBackfill && neverPreempts;
+        _freed = false;
+        var fresh = _fresh;
+        _fresh = [];
+        List<WorkloadState>[]? freshByQueue = null;
+        if (incremental)
+        {
+            freshByQueue = new List<WorkloadState>[_pending.Length];
+            foreach (var w in fresh)
+            {
+                if (w.Phase == WorkloadPhase.Pending)
+                {
+                    (freshByQueue[w.QueueIndex] ??= []).Add(w);
+                }
+            }
+        }
+
         for (var q = 0; q < _pending.Length; q++)
         {
             if (_pending[q].Count == 0)
@@ -37,28 +61,78 @@ public sealed partial class Scheduler
                 continue;
             }
 
-            snapshot[q] = [.. _pending[q]];
+            if (freshByQueue is not null && Quotas.QueueAt(q).Strategy == QueueingStrategy.BestEffortFifo)
+            {
+                snapshot[q] = freshByQueue[q] ?? [];
+                snapshot[q].Sort(QueueOrder.Instance);
+            }
+            else
+            {
+                var all = new WorkloadState[_pending[q].Count];
+                _pending[q].CopyTo(all);
+                snapshot[q] = [.. all];
+            }
+
             cursors[q] = snapshot[q].GetEnumerator();
             Advance(q);
         }
 
         result.SortTime += Since(start);
-        var failedShapes = new HashSet<PodShape>();
+        var failedShapes = new FailedShapes();
         while (heads.TryDequeue(out var head, out _))
         {
             var (queue, workload) = head;
+
+            // With SkipUnchangedWaiting, once every device is allocated and no preemption can free one,
+            // nobody left needs a look: all that wait want devices (none asks for CPU only). They keep
+            // their reason from when they were last considered.
+            if (_setup.SkipUnchangedWaiting && neverPreempts && _pendingWithoutDevices == 0 && Cluster.AllocatedMilli >= Cluster.TotalDevices * 1000L)
+            {
+                break;
+            }
+
             result.Considered++;
+
+            // Fast path for long queues: a workload of a queue without quota limits whose only pod shape
+            // dominates one that already failed this cycle fails too (FailedShapes); with no preemption to
+            // try, it waits with the memoised reason at the cost of a few comparisons.
+            if (workload.FirstShape is { } shape && !Quotas.IsConstrainedAny(queue) && failedShapes.Blocks(shape) &&
+                (neverPreempts || PreemptionKnownToFail(workload, result)))
+            {
+                var podSet = workload.Spec.PodSets[0];
+                var w = workload;
+                workload.Reason = failedShapes.Reason(shape, podSet.RequiredCount, podSet.Name, () => NoFit(w.Spec, 0, 0, podSet.RequiredCount, new PodRequest(podSet, w.ModelMasks[0])));
+                result.Waiting.Add((workload.Spec.Id, workload.Reason));
+                if (Quotas.QueueAt(queue).Strategy == QueueingStrategy.StrictFifo)
+                {
+                    BlockBehind(queue, workload, result);
+                    continue;
+                }
+
+                Advance(queue);
+                continue;
+            }
+
             var outcome = TryAdmit(workload, now, result, failedShapes, out var reason);
             if (outcome != Attempt.Admitted)
             {
                 var t = Stopwatch.GetTimestamp();
-                var preempted = TryPreempt(workload, now, outcome, result);
+                var reservation = _reservation;
+                _reservation = null;
+                var preempted = outcome != Attempt.ReservationBlocked && TryPreempt(workload, now, outcome, result);
+                _reservation = reservation;
                 result.PreemptTime += Since(t);
                 if (preempted)
                 {
                     failedShapes.Clear();
                     Advance(queue);
                     continue;
+                }
+
+                // 6. EASY backfill: the first workload that no node can host reserves its start (Scheduler.Backfill.cs).
+                if (outcome == Attempt.CapacityBlocked && _reservation is null && EasyBackfill)
+                {
+                    _reservation = MakeReservation(workload, now);
                 }
 
                 workload.Reason = reason;
@@ -73,6 +147,7 @@ public sealed partial class Scheduler
             Advance(queue);
         }
 
+        _reservation = null;
         return result;
 
         void Advance(int q)
@@ -81,7 +156,7 @@ public sealed partial class Scheduler
             if (cursor is not null && cursor.MoveNext())
             {
                 var w = cursor.Current;
-                heads.Enqueue((q, w), new HeadKey(fair ? FairShare(q) : 0, -w.Spec.Priority, w.Spec.SubmittedAt, w.Sequence));
+                heads.Enqueue((q, w), new HeadKey(fair ? FairShare(q) : 0, -w.Spec.Priority, w.SortKey, w.Spec.SubmittedAt, w.Sequence));
             }
         }
 
@@ -97,7 +172,7 @@ public sealed partial class Scheduler
         }
     }
 
-    private readonly record struct HeadKey(double Share, int NegativePriority, DateTimeOffset SubmittedAt, long Sequence) : IComparable<HeadKey>
+    private readonly record struct HeadKey(double Share, int NegativePriority, double SortKey, DateTimeOffset SubmittedAt, long Sequence) : IComparable<HeadKey>
     {
         public int CompareTo(HeadKey other)
         {
@@ -113,6 +188,12 @@ public sealed partial class Scheduler
                 return c;
             }
 
+            c = SortKey.CompareTo(other.SortKey);
+            if (c != 0)
+            {
+                return c;
+            }
+
             c = SubmittedAt.CompareTo(other.SubmittedAt);
             return c != 0 ? c : Sequence.CompareTo(other.Sequence);
         }
@@ -121,7 +202,7 @@ public sealed partial class Scheduler
     /// <summary>
     /// Quota, then placement of every pod, then the quota charge; on failure nothing is left allocated.
     /// </summary>
-    private Attempt TryAdmit(WorkloadState workload, DateTimeOffset now, CycleResult result, HashSet<PodShape> failedShapes, out string reason)
+    private Attempt TryAdmit(WorkloadState workload, DateTimeOffset now, CycleResult result, FailedShapes? failedShapes, out string reason)
     {
         var t = Stopwatch.GetTimestamp();
         var spec = workload.Spec;
@@ -154,16 +235,24 @@ public sealed partial class Scheduler
         // 3–4. Filter, score and reserve all required pods; then optional pods while capacity and quota allow.
         t = Stopwatch.GetTimestamp();
         var placed = Reserve(workload, counts, masks, failedShapes, out reason);
+        if (placed && _reservation is not null && !RespectsReservation(workload, now, out reason))
+        {
+            Rollback(workload);
+            result.PlaceTime += Since(t);
+            return Attempt.ReservationBlocked;
+        }
+
         if (placed)
         {
             Charge(workload);
             AddOptionalPods(workload, masks);
-            _pending[workload.QueueIndex].Remove(workload);
+            LeavePending(workload);
             workload.Phase = WorkloadPhase.Admitted;
             workload.AdmittedAt = now;
             workload.Reason = null;
             _admitted[workload.QueueIndex].Add(workload);
             NoteFairUsage(workload);
+            NoteBackfilled(workload, now);
             result.PodsPlaced += workload.Allocations.Count;
             result.Admitted.Add(new Admission(spec.Id, workload.Placements(Cluster), []));
         }
@@ -307,7 +396,7 @@ public sealed partial class Scheduler
     }
 
     /// <summary>Places the required pods of every pod set, all or none.</summary>
-    private bool Reserve(WorkloadState workload, int[] counts, ulong[] masks, HashSet<PodShape> failedShapes, out string reason)
+    private bool Reserve(WorkloadState workload, int[] counts, ulong[] masks, FailedShapes? failedShapes, out string reason)
     {
         var spec = workload.Spec;
         var required = new int[counts.Length];
@@ -331,9 +420,10 @@ public sealed partial class Scheduler
             for (var k = 0; k < required[i]; k++)
             {
                 var first = workload.Allocations.Count == 0;
-                if (first && failedShapes.Contains(request.Shape))
+                if (first && failedShapes is not null && failedShapes.Blocks(request.Shape))
                 {
-                    reason = NoFit(spec, i, k, required[i], request);
+                    var (podSet, gang, r) = (i, required[i], request);
+                    reason = failedShapes.Reason(request.Shape, gang, spec.PodSets[i].Name, () => NoFit(spec, podSet, 0, gang, r));
                     return false;
                 }
 
@@ -341,7 +431,7 @@ public sealed partial class Scheduler
                 {
                     if (first)
                     {
-                        failedShapes.Add(request.Shape);
+                        failedShapes?.Add(request.Shape);
                     }
 
                     Rollback(workload);

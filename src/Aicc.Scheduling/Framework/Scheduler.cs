@@ -1,6 +1,7 @@
 using System.Diagnostics;
 using Aicc.Scheduling.Model;
 using Aicc.Scheduling.Plugins.TopologyPacking;
+using Aicc.Scheduling.Queueing;
 using Aicc.Scheduling.Quotas;
 using Aicc.Scheduling.Validation;
 
@@ -26,6 +27,16 @@ public sealed record SchedulerSetup
 
     /// <summary>At most this many eviction candidates are tried for one preemptor.</summary>
     public int MaxPreemptionCandidates { get; init; } = 256;
+
+    /// <summary>
+    /// Opt-in cycle optimisation for long queues (the simulator turns it on): when nothing has freed
+    /// capacity or quota since the last cycle (no finish, eviction, uncordon or quota change) and the
+    /// policy can neither preempt nor backfill, a cycle considers only the workloads that entered their
+    /// queue since the last one. The others failed on a state that has only grown fuller since, so they
+    /// would fail again; they keep their reason and are not repeated in <see cref="CycleResult.Waiting"/>.
+    /// StrictFIFO queues are always considered in full.
+    /// </summary>
+    public bool SkipUnchangedWaiting { get; init; }
 }
 
 /// <summary>
@@ -48,6 +59,15 @@ public sealed partial class Scheduler
     private readonly double[][] _fairUsage;
     private readonly SchedulerSetup _setup;
     private DateTimeOffset? _lastFairUpdate;
+    private readonly IQueueSortPlugin _queueSort;
+
+    // The latest time a cycle ran: the eviction time for Evict/NodeDown, which take no clock (attained service).
+    private DateTimeOffset _clock;
+
+    // For SchedulerSetup.SkipUnchangedWaiting: whether anything freed room since the last cycle, and who is new.
+    private bool _freed = true;
+    private int _pendingWithoutDevices;
+    private List<WorkloadState> _fresh = [];
     private long _sequence;
 
     public Scheduler(SchedulerSetup setup)
@@ -69,6 +89,7 @@ public sealed partial class Scheduler
 
         Policy = setup.Policy;
         Placer = new Placer(Cluster, Policy, new ScoringContext(setup.Seed));
+        _queueSort = PluginRegistry.CreateQueueSort(Policy);
         var queueSlots = setup.Queues.Count + setup.Cohorts.Count;
         _pending = new SortedSet<WorkloadState>[queueSlots];
         _admitted = new SortedSet<WorkloadState>[queueSlots];
@@ -128,7 +149,7 @@ public sealed partial class Scheduler
         _byHandle.Add(state);
         state.Phase = WorkloadPhase.Pending;
         state.Reason = "waiting: not yet considered by a scheduling cycle";
-        _pending[state.QueueIndex].Add(state);
+        EnterPending(state, spec.SubmittedAt);
         if (_setup.LearnTargetWorkload)
         {
             foreach (var (podSet, mask) in spec.PodSets.Zip(state.ModelMasks))
@@ -179,7 +200,7 @@ public sealed partial class Scheduler
             state.Allocations.Add((podSetIndex, pod.Index, allocation));
         }
 
-        _pending[state.QueueIndex].Remove(state);
+        LeavePending(state);
         Charge(state);
         state.Phase = WorkloadPhase.Admitted;
         state.AdmittedAt = admittedAt;
@@ -198,12 +219,13 @@ public sealed partial class Scheduler
 
         if (state.Phase == WorkloadPhase.Admitted)
         {
+            _freed = true;
             Release(state);
             _admitted[state.QueueIndex].Remove(state);
         }
         else
         {
-            _pending[state.QueueIndex].Remove(state);
+            LeavePending(state);
         }
 
         Remove(state);
@@ -231,6 +253,7 @@ public sealed partial class Scheduler
         }
 
         Cluster.SetSchedulable(index, schedulable);
+        _freed |= schedulable;
         return true;
     }
 
@@ -255,8 +278,11 @@ public sealed partial class Scheduler
         return [.. victims.Select(v => v.Spec.Id)];
     }
 
-    public IReadOnlyList<string> SetQuotas(string queueOrCohort, IReadOnlyDictionary<string, ResourceQuota> quotas) =>
-        Quotas.SetQuotas(queueOrCohort, quotas);
+    public IReadOnlyList<string> SetQuotas(string queueOrCohort, IReadOnlyDictionary<string, ResourceQuota> quotas)
+    {
+        _freed = true;
+        return Quotas.SetQuotas(queueOrCohort, quotas);
+    }
 
     private void Remove(WorkloadState state)
     {
@@ -274,11 +300,48 @@ public sealed partial class Scheduler
         }
 
         _admitted[state.QueueIndex].Remove(state);
+        NoteAttained(state, _clock);
+        _freed = true;
         state.Phase = WorkloadPhase.Pending;
         state.AdmittedAt = null;
         state.Evictions++;
         state.Reason = $"requeued: {reason}";
+        EnterPending(state, _clock);
+    }
+
+    /// <summary>Adds the service of the run that ends now to the workload's attained service.</summary>
+    private static void NoteAttained(WorkloadState state, DateTimeOffset now)
+    {
+        if (state.AdmittedAt is { } at)
+        {
+            state.AttainedBeforeDeviceSeconds += state.HeldDevices * Math.Max(0, (now - at).TotalSeconds);
+        }
+    }
+
+    private void LeavePending(WorkloadState state)
+    {
+        if (_pending[state.QueueIndex].Remove(state) && !NeedsDevices(state))
+        {
+            _pendingWithoutDevices--;
+        }
+    }
+
+    private static bool NeedsDevices(WorkloadState state) => state.Spec.PodSets.Any(p => !p.Accelerator.IsNone && p.RequiredCount > 0);
+
+    /// <summary>Keys the workload by the queue sort (fixed while it waits) and queues it.</summary>
+    private void EnterPending(WorkloadState state, DateTimeOffset now)
+    {
+        state.SortKey = _queueSort.Key(state, now);
         _pending[state.QueueIndex].Add(state);
+        if (!NeedsDevices(state))
+        {
+            _pendingWithoutDevices++;
+        }
+
+        if (_setup.SkipUnchangedWaiting)
+        {
+            _fresh.Add(state);
+        }
     }
 
     /// <summary>Frees the workload's devices and its quota charge.</summary>
@@ -315,8 +378,10 @@ public sealed partial class Scheduler
     private void Charge(WorkloadState state)
     {
         Array.Clear(state.Charged);
+        state.HeldDevices = 0;
         foreach (var (podSet, _, allocation) in state.Allocations)
         {
+            state.HeldDevices += allocation.Devices.Length * allocation.MilliPerDevice / 1000.0;
             state.Charged[ResourceNames.CpuIndex] += allocation.CpuMilli;
             state.Charged[ResourceNames.MemoryIndex] += allocation.MemoryMiB;
             foreach (var d in allocation.Devices)
@@ -338,7 +403,7 @@ public sealed partial class Scheduler
     private long PodScu(int model, Model.AcceleratorRequest request) =>
         request.IsFraction ? ScuOf(model, request.Milli) : checked(request.Count * ScuOf(model, 1000));
 
-    /// <summary>Priority first, then FIFO by submission, then submission order.</summary>
+    /// <summary>Priority first, then the queue sort's key, then FIFO by submission, then submission order.</summary>
     private sealed class QueueOrder : IComparer<WorkloadState>
     {
         public static readonly QueueOrder Instance = new();
@@ -351,6 +416,12 @@ public sealed partial class Scheduler
             }
 
             var c = y!.Spec.Priority.CompareTo(x!.Spec.Priority);
+            if (c != 0)
+            {
+                return c;
+            }
+
+            c = x.SortKey.CompareTo(y.SortKey);
             if (c != 0)
             {
                 return c;

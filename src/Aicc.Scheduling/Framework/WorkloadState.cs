@@ -22,6 +22,7 @@ public sealed class WorkloadState
         QueueIndex = queueIndex;
         Sequence = sequence;
         ModelMasks = modelMasks;
+        FirstShape = spec.PodSets.Count == 1 ? new PodRequest(spec.PodSets[0], modelMasks[0]).Shape : null;
     }
 
     public WorkloadSpec Spec { get; }
@@ -35,12 +36,32 @@ public sealed class WorkloadState
 
     public int Evictions { get; internal set; }
 
+    /// <summary>Device-seconds this workload ran before its current admission (attained service, for
+    /// least-attained-service queue sorts). Grows when it is evicted; a running workload's live value is
+    /// <see cref="AttainedDeviceSeconds(DateTimeOffset)"/>.</summary>
+    public double AttainedBeforeDeviceSeconds { get; internal set; }
+
+    /// <summary>Devices it holds while admitted (fractions count as their share), set at admission.</summary>
+    public double HeldDevices { get; internal set; }
+
+    /// <summary>Attained service at <paramref name="now"/>: earlier runs plus the current one.</summary>
+    public double AttainedDeviceSeconds(DateTimeOffset now) =>
+        AttainedBeforeDeviceSeconds + (Phase == WorkloadPhase.Admitted && AdmittedAt is { } at ? HeldDevices * Math.Max(0, (now - at).TotalSeconds) : 0);
+
+    /// <summary>The queue sort's key, fixed while the workload waits (smaller goes first after priority).
+    /// Computed when it enters its queue, so a sorted set can hold it.</summary>
+    public double SortKey { get; internal set; }
+
     internal int QueueIndex { get; }
 
     internal long Sequence { get; }
 
     /// <summary>Per pod set: the models it may use at all (its own list and minimum SCU).</summary>
     internal ulong[] ModelMasks { get; }
+
+    /// <summary>The pod shape of a single-pod-set workload on all its allowed models (null otherwise);
+    /// lets a cycle skip it cheaply when a shape it dominates already failed.</summary>
+    internal PodShape? FirstShape { get; }
 
     internal List<(int PodSet, int Index, PodAllocation Allocation)> Allocations { get; } = [];
 

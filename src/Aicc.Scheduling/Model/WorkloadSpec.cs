@@ -85,5 +85,13 @@ public sealed record WorkloadSpec
     /// <summary>When the workload entered the queue; FIFO order and fairness are based on it.</summary>
     public DateTimeOffset SubmittedAt { get; init; }
 
+    /// <summary>
+    /// Expected run time in seconds, when known (a user's estimate, or one predicted from the submitter's
+    /// history). Optional: only duration-aware policies read it — shortest-job-first sorts by it and EASY
+    /// backfill uses it to compute the head's reservation. Null = unknown (sorted last, never backfilled
+    /// ahead of a reservation).
+    /// </summary>
+    public double? EstimatedDurationSeconds { get; init; }
+
     public int PodCount => PodSets.Sum(p => p.Count);
 }

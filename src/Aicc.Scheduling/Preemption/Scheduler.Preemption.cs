@@ -12,7 +12,64 @@ namespace Aicc.Scheduling.Framework;
 /// </summary>
 public sealed partial class Scheduler
 {
+    private readonly Dictionary<PreemptionKey, double> _preemptionFailures = [];
+    private CycleResult? _preemptionCycle;
+    private int _preemptionChanges;
+
+    /// <summary>What decides a preemption attempt for a single-pod-set workload besides its sort key: its
+    /// queue and priority choose the candidates, its shape decides what fits. A larger sort key only
+    /// shrinks the candidates (victims must have a strictly larger key), so the memo keeps the smallest
+    /// key that failed and every attempt at that key or above fails too; queue-sort order visits keys
+    /// ascending, so one failure per shape answers the rest of the queue.</summary>
+    private readonly record struct PreemptionKey(int Queue, int Priority, Attempt Blocked, PodShape Shape, int Count, int Required);
+
     private bool TryPreempt(WorkloadState preemptor, DateTimeOffset now, Attempt blocked, CycleResult result)
+    {
+        var o = Policy.Preemption;
+        if (o.WithinQueue == PreemptionScope.Never && o.ReclaimWithinCohort == PreemptionScope.Never && o.ForCapacity == PreemptionScope.Never && !o.ForQueueSortLevel)
+        {
+            return false;
+        }
+
+        // Memo: within one cycle, while nothing was admitted or evicted since, a workload like one whose
+        // preemption failed fails too (same candidates, same what-ifs). Saves an O(running) scan per
+        // waiting workload on long queues.
+        var changes = result.Admitted.Count + result.Evicted.Count;
+        if (!ReferenceEquals(_preemptionCycle, result) || _preemptionChanges != changes)
+        {
+            _preemptionFailures.Clear();
+            _preemptionCycle = result;
+            _preemptionChanges = changes;
+        }
+
+        PreemptionKey? key = preemptor.Spec.PodSets.Count == 1
+            ? new PreemptionKey(preemptor.QueueIndex, preemptor.Spec.Priority, blocked,
+                preemptor.FirstShape!.Value, preemptor.Spec.PodSets[0].Count, preemptor.Spec.PodSets[0].RequiredCount)
+            : null;
+        if (key is { } k && _preemptionFailures.TryGetValue(k, out var failedAt) && preemptor.SortKey >= failedAt)
+        {
+            return false;
+        }
+
+        var preempted = TryPreemptNow(preemptor, now, blocked, result);
+        if (!preempted && key is { } failed)
+        {
+            _preemptionFailures[failed] = Math.Min(preemptor.SortKey, _preemptionFailures.GetValueOrDefault(failed, double.MaxValue));
+        }
+
+        return preempted;
+    }
+
+    /// <summary>Has an attempt exactly like this one already failed in this cycle, with nothing changed since?</summary>
+    private bool PreemptionKnownToFail(WorkloadState preemptor, CycleResult result) =>
+        preemptor.Spec.PodSets.Count == 1 &&
+        ReferenceEquals(_preemptionCycle, result) &&
+        _preemptionChanges == result.Admitted.Count + result.Evicted.Count &&
+        _preemptionFailures.TryGetValue(new PreemptionKey(preemptor.QueueIndex, preemptor.Spec.Priority, Attempt.CapacityBlocked,
+            preemptor.FirstShape!.Value, preemptor.Spec.PodSets[0].Count, preemptor.Spec.PodSets[0].RequiredCount), out var failedAt) &&
+        preemptor.SortKey >= failedAt;
+
+    private bool TryPreemptNow(WorkloadState preemptor, DateTimeOffset now, Attempt blocked, CycleResult result)
     {
         var candidates = Candidates(preemptor, now, blocked);
         if (candidates.Count == 0)
@@ -60,7 +117,7 @@ public sealed partial class Scheduler
         // Admit while the victims are only suspended: should the real placement differ from the trial
         // (seeded tie-breaks move on between them) and fail, the victims are restored untouched.
         var evicted = result.Evicted.Count;
-        var outcome = TryAdmit(preemptor, now, result, [], out _);
+        var outcome = TryAdmit(preemptor, now, result, null, out _);
         if (outcome != Attempt.Admitted)
         {
             for (var i = victims.Count - 1; i >= 0; i--)
@@ -113,7 +170,9 @@ public sealed partial class Scheduler
                 var allowed =
                     (sameQueue && Allows(options.WithinQueue, lower)) ||
                     (reclaim && Allows(options.ReclaimWithinCohort, lower)) ||
-                    (blocked == Attempt.CapacityBlocked && options.ForCapacity != PreemptionScope.Never && lower);
+                    (blocked == Attempt.CapacityBlocked && options.ForCapacity != PreemptionScope.Never && lower) ||
+                    (blocked == Attempt.CapacityBlocked && options.ForQueueSortLevel && victim.Spec.Priority <= preemptor.Spec.Priority &&
+                        _queueSort.Key(victim, now) > preemptor.SortKey);
                 if (allowed)
                 {
                     found.Add((victim, reclaim));
@@ -179,7 +238,7 @@ public sealed partial class Scheduler
             return false;
         }
 
-        var placed = Reserve(workload, counts, masks, [], out _);
+        var placed = Reserve(workload, counts, masks, null, out _);
         if (placed)
         {
             Rollback(workload);

@@ -289,6 +289,9 @@ public sealed class QuotaTree
 
     internal bool IsConstrained(int index, int resource) => _entries[index].Constrained[resource];
 
+    /// <summary>Whether quota limits any resource at this queue (false: admission never blocks it).</summary>
+    internal bool IsConstrainedAny(int index) => Array.IndexOf(_entries[index].Constrained, true) >= 0;
+
     public long Usage(string queueOrCohort, int resource) => _entries[Find(queueOrCohort)].Usage[resource];
 
     public long Nominal(string queueOrCohort, int resource) => _entries[Find(queueOrCohort)].Nominal[resource];

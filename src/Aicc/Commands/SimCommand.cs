@@ -11,6 +11,7 @@ internal static class SimCommand
 
         // Packing experiments (FGD protocol).
         // Job-trace replay.
+        sim.Subcommands.Add(SimReplayCommand.Create());
         return sim;
     }
 }

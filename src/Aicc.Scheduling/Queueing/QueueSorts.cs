@@ -1,0 +1,96 @@
+using Aicc.Scheduling.Framework;
+
+namespace Aicc.Scheduling.Queueing;
+
+/// <summary>
+/// Queue sort extension point: which pending workload the cycle considers next. After priority
+/// (always first), workloads are ordered by <see cref="Key"/> ascending, then by submission time. A
+/// pending workload's key is computed once, when it enters its queue (submission or eviction), so the
+/// queue stays a sorted set and a cycle never re-sorts it; keys that depend on time must only change
+/// while a workload runs.
+/// </summary>
+public interface IQueueSortPlugin
+{
+    string Name { get; }
+
+    /// <summary>Across queues, the queue with the smallest dominant share goes first (DRF).</summary>
+    bool UsesFairShare { get; }
+
+    /// <summary>The workload's key at <paramref name="now"/>; smaller is served first.</summary>
+    double Key(WorkloadState workload, DateTimeOffset now);
+}
+
+/// <summary>Priority, then first come first served (the FIFO baseline).</summary>
+public sealed class PriorityFifoSort : IQueueSortPlugin
+{
+    public string Name => "PriorityFifo";
+
+    public bool UsesFairShare => false;
+
+    public double Key(WorkloadState workload, DateTimeOffset now) => 0;
+}
+
+/// <summary>Dominant Resource Fairness across queues (Ghodsi et al., NSDI'11) with decaying usage;
+/// FIFO inside a queue.</summary>
+public sealed class FairShareSort : IQueueSortPlugin
+{
+    public string Name => "FairShare";
+
+    public bool UsesFairShare => true;
+
+    public double Key(WorkloadState workload, DateTimeOffset now) => 0;
+}
+
+/// <summary>
+/// Shortest job first by <see cref="Model.WorkloadSpec.EstimatedDurationSeconds"/>: with true durations
+/// it is the oracle SJF, with durations predicted from a submitter's history the practical one. A
+/// workload with no estimate goes after every one that has one. The key is the estimated remaining
+/// time, so that with <see cref="Framework.PreemptionSpec.ForQueueSortLevel"/> this is shortest remaining
+/// time first (SRTF): a waiting job preempts running ones expected to run longer than it.
+/// </summary>
+public sealed class ShortestJobFirstSort : IQueueSortPlugin
+{
+    public string Name => "ShortestJobFirst";
+
+    public bool UsesFairShare => false;
+
+    public double Key(WorkloadState workload, DateTimeOffset now)
+    {
+        if (workload.Spec.EstimatedDurationSeconds is not { } d || !double.IsFinite(d))
+        {
+            return double.MaxValue;
+        }
+
+        // Remaining time: the estimate less the wall time already run (attained service over the devices held).
+        var ran = workload.HeldDevices > 0 ? workload.AttainedDeviceSeconds(now) / workload.HeldDevices : 0;
+        return Math.Max(0, d - ran);
+    }
+}
+
+/// <summary>
+/// Tiresias' two-dimensional least attained service (Gu et al., NSDI'19): service is devices ×
+/// seconds run so far, and it is discretised into queues by thresholds so that jobs of one level stay
+/// FIFO (no thrashing between near-equal jobs). The key is the level, 0 = least served. With
+/// <see cref="Framework.PreemptionSpec.ForQueueSortLevel"/> a waiting workload of a lower level evicts
+/// running ones whose level has risen above it; the evicted keep their attained service.
+/// </summary>
+public sealed class LeastAttainedServiceSort(IReadOnlyList<double> thresholdsDeviceSeconds) : IQueueSortPlugin
+{
+    private readonly double[] _thresholds = [.. thresholdsDeviceSeconds];
+
+    public string Name => "LeastAttainedService";
+
+    public bool UsesFairShare => false;
+
+    public double Key(WorkloadState workload, DateTimeOffset now)
+    {
+        var attained = workload.AttainedDeviceSeconds(now);
+        var level = 0;
+        while (level < _thresholds.Length && attained >= _thresholds[level])
+        {
+            level++;
+        }
+
+        return level;
+    }
+}

@@ -1,0 +1,215 @@
+using System.CommandLine;
+using System.Diagnostics;
+using System.Globalization;
+using System.Text.Json;
+using Aicc.Simulation.Replay;
+using Aicc.Simulation.Traces;
+
+namespace Aicc.Commands;
+
+/// <summary>
+/// <c>aicc sim replay</c>: replays a job trace through the real scheduling core on a virtual clock and
+/// reports JCT, queueing, utilisation and per-tenant safety (docs/replay.md).
+/// </summary>
+internal static class SimReplayCommand
+{
+    public static Command Create()
+    {
+        var trace = new Option<FileInfo>("--trace") { Description = "Job trace: Philly, Tiresias or Aicc CSV (format recognised by its header).", Required = true };
+        var policy = new Option<string>("--policy") { Description = $"Replay policy: {ReplayPolicy.Names}.", DefaultValueFactory = _ => "fifo" };
+        var gpus = new Option<int?>("--gpus") { Description = "Cluster of N GPUs in uniform nodes." };
+        var gpusPerNode = new Option<int>("--gpus-per-node") { Description = "GPUs per node for --gpus and --load.", DefaultValueFactory = _ => 8 };
+        var model = new Option<string>("--model") { Description = "Accelerator model of a uniform cluster.", DefaultValueFactory = _ => "A100" };
+        var load = new Option<double?>("--load") { Description = "Size the cluster so that offered GPU-time / (capacity × trace span) = L." };
+        var nodes = new Option<FileInfo?>("--nodes") { Description = "Node CSV: name,gpus,model[,rack][,cpu_milli][,memory_mib]." };
+        var jobs = new Option<int?>("--jobs") { Description = "Replay only the first N arrivals (a reduced replay)." };
+        var json = new Option<string?>("--json") { Description = "Write the JSON report to FILE ('-' = standard output)." };
+        var plot = new Option<DirectoryInfo?>("--plot") { Description = "Write plots (queue length, utilisation, JCT CDF) as SVG into DIR." };
+        var noPrivate = new Option<bool>("--no-private") { Description = "Skip the per-tenant private-cluster baselines." };
+        var seed = new Option<ulong>("--seed") { Description = "Seed of the scheduling core.", DefaultValueFactory = _ => 42 };
+        var command = new Command("replay", "Replay a job trace through the scheduling core on a virtual clock: JCT, queueing, utilisation, tenant safety.")
+        {
+            trace, policy, gpus, gpusPerNode, model, load, nodes, jobs, json, plot, noPrivate, seed,
+        };
+        command.SetAction(parse => Run(new ReplayCommandOptions(
+            parse.GetValue(trace)!.FullName,
+            parse.GetValue(policy)!,
+            parse.GetValue(gpus),
+            parse.GetValue(gpusPerNode),
+            parse.GetValue(model)!,
+            parse.GetValue(load),
+            parse.GetValue(nodes)?.FullName,
+            parse.GetValue(jobs),
+            parse.GetValue(json),
+            parse.GetValue(plot)?.FullName,
+            !parse.GetValue(noPrivate),
+            parse.GetValue(seed))));
+        return command;
+    }
+
+    private static int Run(ReplayCommandOptions o)
+    {
+        var wall = Stopwatch.StartNew();
+        var problems = o.Validate();
+        if (problems.Count > 0)
+        {
+            return Fail(problems);
+        }
+
+        JobTrace trace;
+        ReplayCluster cluster;
+        try
+        {
+            trace = JobTraceReader.Read(o.Trace);
+            if (o.Jobs is { } take)
+            {
+                trace = trace.Take(take);
+            }
+
+            cluster = o.NodesFile is not null ? ReplayCluster.FromCsv(o.NodesFile)
+                : o.Gpus is { } g ? ReplayCluster.Uniform(g, o.GpusPerNode, o.Model)
+                : ReplayCluster.ForLoad(trace, o.Load!.Value, o.GpusPerNode, o.Model);
+        }
+        catch (JobTraceException ex)
+        {
+            return Fail([.. ex.Problems.Select(p => p.ToString())]);
+        }
+
+        var policy = ReplayPolicy.Find(o.Policy)!;
+        var terminal = !Console.IsErrorRedirected;
+        var progress = terminal ? new ProgressBar(Console.Error, $"replay {policy.Name}") : null;
+        var options = new ReplayOptions { Trace = trace, Cluster = cluster, Policy = policy, Seed = o.Seed, Progress = progress is null ? null : progress.Report };
+        var quotas = ReplayEngine.QuotaShares(trace, cluster.TotalGpus);
+        var privateRuns = o.Private ? Task.Run(() => ReplayReport.RunPrivateClusters(options with { Progress = null }, quotas)) : null;
+        var run = ReplayEngine.Run(options with { TenantQuotas = quotas });
+        progress?.Done();
+        var summary = ReplayReport.Summarize(run, privateRuns?.GetAwaiter().GetResult(), wall.Elapsed.TotalSeconds);
+        if (o.PlotDir is not null)
+        {
+            ReplayPlots.Write(run, summary, o.PlotDir);
+        }
+
+        var document = JsonSerializer.Serialize(summary.ToJson(), JsonOutput.Options);
+        if (o.Json is "-")
+        {
+            Console.WriteLine(document);
+        }
+        else
+        {
+            if (o.Json is not null)
+            {
+                WriteAtomically(o.Json, document + "\n");
+            }
+
+            PrintTable(summary, trace, cluster);
+        }
+
+        if (summary.Violations.Count > 0)
+        {
+            foreach (var v in summary.Violations.Take(20))
+            {
+                Console.Error.WriteLine($"invariant broken: {v}");
+            }
+
+            return 1;
+        }
+
+        return 0;
+    }
+
+    private static void PrintTable(ReplaySummary s, JobTrace trace, ReplayCluster cluster)
+    {
+        var c = CultureInfo.InvariantCulture;
+        Console.WriteLine(string.Create(c, $"trace {trace.Source}: {s.Jobs:N0} jobs over {trace.SpanSeconds / 86_400:0.0} days; cluster {cluster.TotalGpus:N0} GPUs ({cluster.Nodes.Count:N0} nodes), offered load {s.OfferedLoad:0.000}"));
+        Console.WriteLine(string.Create(c, $"policy {s.Policy}: avg JCT {s.AvgJctSeconds:N0} s (lower bound {s.JctLowerBoundSeconds:N0} s, +{(s.AvgJctSeconds / Math.Max(1e-9, s.JctLowerBoundSeconds) - 1) * 100:0.0}%), p50 {s.P50JctSeconds:N0} s, p99 {s.P99JctSeconds:N0} s"));
+        Console.WriteLine(string.Create(c, $"  avg queueing {s.AvgQueueSeconds:N0} s, makespan {s.MakespanSeconds:N0} s, GPU utilisation {s.GpuUtilPercent:0.0}%, preemptions {s.Preemptions:N0}, rejected {s.Rejected:N0}, wall {s.WallSeconds:0.00} s"));
+        if (s.WorstTenant is { } w)
+        {
+            Console.WriteLine(string.Create(c, $"  worst tenant vs its private cluster: {w.Tenant} ({w.QuotaGpus} GPUs) avg queueing {w.AvgQueueSeconds:N0} s shared vs {w.PrivateAvgQueueSeconds:N0} s alone, ratio {w.Ratio:0.000}"));
+        }
+    }
+
+    private static void WriteAtomically(string path, string text)
+    {
+        var full = Path.GetFullPath(path);
+        Directory.CreateDirectory(Path.GetDirectoryName(full)!);
+        var temp = full + ".tmp";
+        File.WriteAllText(temp, text);
+        File.Move(temp, full, overwrite: true);
+    }
+
+    private static int Fail(IEnumerable<string> problems)
+    {
+        foreach (var p in problems)
+        {
+            Console.Error.WriteLine($"error: {p}");
+        }
+
+        return 2;
+    }
+}
+
+internal sealed record ReplayCommandOptions(
+    string Trace, string Policy, int? Gpus, int GpusPerNode, string Model, double? Load, string? NodesFile, int? Jobs, string? Json, string? PlotDir, bool Private, ulong Seed)
+{
+    public List<string> Validate()
+    {
+        var problems = new List<string>();
+        if (ReplayPolicy.Find(Policy) is null)
+        {
+            problems.Add($"--policy {Policy}: unknown (choose {ReplayPolicy.Names})");
+        }
+
+        var sizes = (Gpus is null ? 0 : 1) + (Load is null ? 0 : 1) + (NodesFile is null ? 0 : 1);
+        if (sizes != 1)
+        {
+            problems.Add("give exactly one of --gpus N, --load L or --nodes FILE");
+        }
+
+        if (Gpus is { } g && (g < 1 || g > 10_000_000))
+        {
+            problems.Add($"--gpus {g}: must be 1..10000000");
+        }
+
+        if (GpusPerNode is < 1 or > 64)
+        {
+            problems.Add($"--gpus-per-node {GpusPerNode}: must be 1..64");
+        }
+
+        if (Load is { } l && (!double.IsFinite(l) || l <= 0 || l > 100))
+        {
+            problems.Add($"--load {l}: must be in (0, 100]");
+        }
+
+        if (Jobs is { } j && j < 1)
+        {
+            problems.Add($"--jobs {j}: must be at least 1");
+        }
+
+        return problems;
+    }
+}
+
+/// <summary>A one-line progress bar, redrawn in place; only used when standard error is a terminal.</summary>
+internal sealed class ProgressBar(TextWriter writer, string label)
+{
+    private readonly Stopwatch _clock = Stopwatch.StartNew();
+    private long _lastDraw = -1;
+
+    public void Report(int done, int total)
+    {
+        var ms = _clock.ElapsedMilliseconds;
+        if (ms - _lastDraw < 100 && done < total)
+        {
+            return;
+        }
+
+        _lastDraw = ms;
+        const int width = 30;
+        var fraction = total == 0 ? 1 : done / (double)total;
+        var filled = (int)(fraction * width);
+        writer.Write(string.Create(CultureInfo.InvariantCulture, $"\r{label} [{new string('#', filled)}{new string('.', width - filled)}] {done:N0}/{total:N0} jobs {ms / 1000.0:0.0} s "));
+    }
+
+    public void Done() => writer.WriteLine();
+}

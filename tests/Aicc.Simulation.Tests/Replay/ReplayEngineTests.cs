@@ -1,0 +1,161 @@
+using Aicc.Simulation.Replay;
+using Aicc.Simulation.Traces;
+
+namespace Aicc.Simulation.Tests.Replay;
+
+public sealed class ReplayEngineTests
+{
+    private static JobTrace Generated(int jobs, ulong seed)
+    {
+        var random = new Random((int)seed);
+        var t = 0.0;
+        var list = new List<TraceJob>();
+        for (var i = 0; i < jobs; i++)
+        {
+            t += random.NextDouble() * 60;
+            var gpus = random.Next(10) switch { < 6 => 1, < 8 => 2, 8 => 4, _ => 8 };
+            list.Add(new TraceJob
+            {
+                Id = $"j{i}",
+                Tenant = $"t{random.Next(3)}",
+                SubmitSeconds = Math.Round(t),
+                DurationSeconds = Math.Round(30 + (random.NextDouble() * random.NextDouble() * 3000)),
+                Gpus = gpus,
+            });
+        }
+
+        return new JobTrace("generated", "aicc", list);
+    }
+
+    private static ReplayRun Run(JobTrace trace, string policy, int gpus = 32) => ReplayEngine.Run(new ReplayOptions
+    {
+        Trace = trace,
+        Cluster = ReplayCluster.Uniform(gpus, 8, "A100"),
+        Policy = ReplayPolicy.Find(policy)!,
+    });
+
+    public static TheoryData<string> Policies => [.. ReplayPolicy.All.Select(p => p.Name)];
+
+    [Theory]
+    [MemberData(nameof(Policies))]
+    public void Run_EveryPolicy_FinishesAllJobsWithinInvariants(string policy)
+    {
+        const ulong seed = 7;
+        var trace = Generated(300, seed);
+        var run = Run(trace, policy);
+        Assert.True(run.Violations.Count == 0, $"seed {seed}: {string.Join("; ", run.Violations)}");
+        Assert.All(run.Jobs, j =>
+        {
+            Assert.True(j.Finished, $"seed {seed}: a job did not finish");
+            Assert.True(j.FirstStart >= j.Submit, $"seed {seed}: started before it arrived");
+            Assert.True(j.Jct >= j.Duration - 1e-6, $"seed {seed}: ran faster than its duration");
+        });
+        var summary = ReplayReport.Summarize(run);
+        Assert.True(summary.AvgJctSeconds >= summary.JctLowerBoundSeconds - 1e-6);
+        Assert.InRange(summary.GpuUtilPercent, 0.01, 100);
+    }
+
+    [Fact]
+    public void Run_ClusterNeverBusy_JctEqualsDuration()
+    {
+        var trace = new JobTrace("t", "aicc", Enumerable.Range(0, 5).Select(i => new TraceJob { Id = $"j{i}", Tenant = "a", SubmitSeconds = i * 1000, DurationSeconds = 100, Gpus = 8 }));
+        var run = Run(trace, "fifo");
+        Assert.All(run.Jobs, j => Assert.Equal(100, j.Jct, 6));
+    }
+
+    [Fact]
+    public void Run_TwoJobsNeedTheWholeCluster_SecondWaitsForFirst()
+    {
+        var trace = new JobTrace("t", "aicc",
+        [
+            new TraceJob { Id = "a", Tenant = "x", SubmitSeconds = 0, DurationSeconds = 500, Gpus = 16 },
+            new TraceJob { Id = "b", Tenant = "x", SubmitSeconds = 10, DurationSeconds = 100, Gpus = 16 },
+        ]);
+        var run = Run(trace, "fifo", gpus: 16);
+        Assert.Equal(500, run.Jobs[1].FirstStart, 6);
+        Assert.Equal(600, run.Jobs[1].End, 6);
+    }
+
+    [Fact]
+    public void Run_SjfOracle_ShortJobPassesLongOneInQueue()
+    {
+        var trace = new JobTrace("t", "aicc",
+        [
+            new TraceJob { Id = "running", Tenant = "x", SubmitSeconds = 0, DurationSeconds = 100, Gpus = 8 },
+            new TraceJob { Id = "long", Tenant = "x", SubmitSeconds = 1, DurationSeconds = 1000, Gpus = 8 },
+            new TraceJob { Id = "short", Tenant = "x", SubmitSeconds = 2, DurationSeconds = 10, Gpus = 8 },
+        ]);
+        var fifo = Run(trace, "fifo", gpus: 8);
+        var sjf = Run(trace, "sjf-oracle", gpus: 8);
+        Assert.Equal(1100, fifo.Jobs[2].FirstStart, 6);
+        Assert.Equal(100, sjf.Jobs[2].FirstStart, 6);
+    }
+
+    [Fact]
+    public void Run_Las_NewJobPreemptsLongRunningOneWhichResumesWithItsProgress()
+    {
+        var trace = new JobTrace("t", "aicc",
+        [
+            new TraceJob { Id = "long", Tenant = "x", SubmitSeconds = 0, DurationSeconds = 10_000, Gpus = 8 },
+            new TraceJob { Id = "new", Tenant = "x", SubmitSeconds = 5000, DurationSeconds = 100, Gpus = 8 },
+        ]);
+        var run = Run(trace, "las", gpus: 8);
+        Assert.Equal(5000, run.Jobs[1].FirstStart, 6);
+        Assert.Equal(1, run.Jobs[0].Evictions);
+        Assert.Equal(10_100, run.Jobs[0].End, 6);
+    }
+
+    [Fact]
+    public void Run_Easy_BackfillsOnlyJobsThatEndBeforeTheReservation()
+    {
+        var trace = new JobTrace("t", "aicc",
+        [
+            new TraceJob { Id = "a", Tenant = "x", SubmitSeconds = 0, DurationSeconds = 1000, Gpus = 8 },
+            new TraceJob { Id = "head", Tenant = "x", SubmitSeconds = 1, DurationSeconds = 100, Gpus = 16 },
+            new TraceJob { Id = "fits", Tenant = "x", SubmitSeconds = 2, DurationSeconds = 500, Gpus = 8 },
+            new TraceJob { Id = "too-long", Tenant = "x", SubmitSeconds = 3, DurationSeconds = 5000, Gpus = 8 },
+        ]);
+        var easy = Run(trace, "easy", gpus: 16);
+        Assert.Equal(2, easy.Jobs[2].FirstStart, 6);
+        Assert.Equal(1000, easy.Jobs[1].FirstStart, 6);
+        Assert.True(easy.Jobs[3].FirstStart >= 1100, $"too-long started at {easy.Jobs[3].FirstStart}");
+    }
+
+    [Fact]
+    public void Run_SameInputs_SameOutcome()
+    {
+        var trace = Generated(200, 11);
+        var a = Run(trace, "drf");
+        var b = Run(trace, "drf");
+        Assert.Equal(a.Jobs, b.Jobs);
+    }
+
+    [Fact]
+    public void QuotaShares_SplitsGpusByDemandAndSumsToCluster()
+    {
+        var trace = new JobTrace("t", "aicc",
+        [
+            new TraceJob { Id = "a", Tenant = "big", SubmitSeconds = 0, DurationSeconds = 300, Gpus = 1 },
+            new TraceJob { Id = "b", Tenant = "small", SubmitSeconds = 0, DurationSeconds = 100, Gpus = 1 },
+        ]);
+        var quotas = ReplayEngine.QuotaShares(trace, 10);
+        Assert.Equal(10, quotas.Values.Sum());
+        Assert.True(quotas["big"] > quotas["small"]);
+    }
+
+    [Theory]
+    [InlineData(1, 8, 1)]
+    [InlineData(16, 8, 2)]
+    [InlineData(12, 8, 2)]
+    [InlineData(7, 8, 1)]
+    public void PodsFor_SplitsGangIntoEqualNodeSizedPods(int gpus, int perNode, int pods) =>
+        Assert.Equal(pods, ReplayEngine.PodsFor(gpus, perNode));
+
+    [Fact]
+    public void ForLoad_SizesClusterToOfferedLoad()
+    {
+        var trace = new JobTrace("t", "aicc", Enumerable.Range(0, 11).Select(i => new TraceJob { Id = $"j{i}", Tenant = "a", SubmitSeconds = i * 100, DurationSeconds = 800, Gpus = 1 }));
+        var cluster = ReplayCluster.ForLoad(trace, 0.5, 8, "A100");
+        Assert.Equal(24, cluster.TotalGpus);
+    }
+}
