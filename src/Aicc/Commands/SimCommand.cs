@@ -10,6 +10,8 @@ internal static class SimCommand
         var sim = new Command("sim", "Simulate placement and queueing on real traces with the same core the server runs.");
 
         // Packing experiments (FGD protocol).
+        sim.Subcommands.Add(SimPackCommand.Create());
+        sim.Subcommands.Add(SimPackCompareCommand.Create());
         // Job-trace replay.
         sim.Subcommands.Add(SimReplayCommand.Create());
         return sim;

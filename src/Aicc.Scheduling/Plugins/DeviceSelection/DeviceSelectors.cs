@@ -1,5 +1,4 @@
 using Aicc.Scheduling.Framework;
-using Aicc.Scheduling.Plugins.Fgd;
 
 namespace Aicc.Scheduling.Plugins.DeviceSelection;
 
@@ -95,30 +94,25 @@ public sealed class BestFitDevices : IDeviceSelector
     }
 }
 
-/// <summary>FGD inside the node: a fractional pod takes the device that raises the node's expected
-/// fragmentation least; whole-device pods as <see cref="BestFitDevices"/>.</summary>
-public sealed class FgdDevices : IDeviceSelector
-{
-    public string Name => "FGD";
-
-    public void Choose(ClusterState cluster, int node, in PodRequest pod, ScoringContext context, Span<int> devices)
-    {
-        var first = cluster.FirstDevice(node);
-        if (pod.Count > 0)
-        {
-            BestFitDevices.SelectWhole(cluster, first, first + cluster.DevicesOn(node), pod, devices);
-            return;
-        }
-
-        Fragmentation.BestDelta(cluster, node, pod, context.Workload.Classes, out var best);
-        devices[0] = first + best;
-    }
-}
-
 /// <summary>Lowest-index usable devices: a plain first fit.</summary>
 public sealed class FirstDevices : IDeviceSelector
 {
     public string Name => "First";
+
+    /// <summary>The lowest-numbered free devices the whole-device pod may use (the FGD artifact's
+    /// <c>AllocateExclusiveGpuId</c>).</summary>
+    public static void TakeFirstFree(ClusterState cluster, int node, in PodRequest pod, Span<int> devices)
+    {
+        var taken = 0;
+        var end = cluster.FirstDevice(node) + cluster.DevicesOn(node);
+        for (var d = cluster.FirstDevice(node); d < end && taken < devices.Length; d++)
+        {
+            if (NodeFilter.IsUsable(cluster, d, pod, whole: true))
+            {
+                devices[taken++] = d;
+            }
+        }
+    }
 
     public void Choose(ClusterState cluster, int node, in PodRequest pod, ScoringContext context, Span<int> devices)
     {

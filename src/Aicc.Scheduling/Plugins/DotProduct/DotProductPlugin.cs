@@ -1,12 +1,15 @@
 using Aicc.Scheduling.Framework;
+using Aicc.Scheduling.Plugins.BestFit;
 
 namespace Aicc.Scheduling.Plugins.DotProduct;
 
 /// <summary>
-/// Alignment packing (Grandl et al., "Multi-Resource Packing for Cluster Schedulers", SIGCOMM'14, the
-/// Tetris heuristic): score the dot product of the pod's demand and the node's free resources, each
-/// dimension normalised by the node's capacity. A higher product means the node's spare capacity has the
-/// pod's shape; the product is divided by the number of dimensions to stay within 0..100.
+/// Alignment (Grandl et al., "Multi-Resource Packing for Cluster Schedulers", SIGCOMM'14, the Tetris
+/// heuristic) as the FGD artifact configures it (<c>dot_product_score.go</c>, <c>dimext merge</c>,
+/// <c>norm max</c>): the dot product of the pod's demand and the node's free resources over two
+/// dimensions — CPU, and the node's accelerator share merged into one number — each divided by the
+/// largest node spec. A small product means the pod uses a small part of what is free; the score is
+/// <c>⌊100 · (1 − product / 2)⌋</c>, so the node with the least matching free space wins (packing).
 /// </summary>
 public sealed class DotProductPlugin : IScorePlugin
 {
@@ -16,19 +19,10 @@ public sealed class DotProductPlugin : IScorePlugin
 
     public double Score(ClusterState cluster, int node, in PodRequest pod, ScoringContext context)
     {
-        var cpuCap = Math.Max(1, cluster.CpuCapacity[node]);
-        var memCap = Math.Max(1, cluster.MemoryCapacity[node]);
-        var dot = (double)pod.CpuMilli / cpuCap * cluster.FreeCpu(node) / cpuCap +
-                  (double)pod.MemoryMiB / memCap * cluster.FreeMemory(node) / memCap;
-        var dims = 2;
-        var devices = cluster.DevicesOn(node);
-        if (devices > 0)
-        {
-            var gpuCap = devices * 1000.0;
-            dot += pod.TotalMilli / gpuCap * cluster.FreeMilliTotal[node] / gpuCap;
-            dims++;
-        }
-
-        return Math.Clamp(100 * dot / dims, 0, 100);
+        var dot = 0.0;
+        dot += cluster.FreeCpu(node) / BestFitPlugin.MaxSpecCpuMilli * (pod.CpuMilli / BestFitPlugin.MaxSpecCpuMilli);
+        dot += cluster.FreeMilliTotal[node] / BestFitPlugin.MaxSpecDeviceMilli * (pod.TotalMilli / BestFitPlugin.MaxSpecDeviceMilli);
+        dot /= 2;
+        return Math.Clamp((int)(100 * (1 - dot)), 0, 100);
     }
 }

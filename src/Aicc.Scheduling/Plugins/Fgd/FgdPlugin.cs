@@ -4,21 +4,129 @@ namespace Aicc.Scheduling.Plugins.Fgd;
 
 /// <summary>
 /// Fragmentation Gradient Descent (Weng et al., ATC'23): prefer the node whose expected fragmentation
-/// grows least (or shrinks most) when the pod lands there. The change is bounded by the node's device
-/// share, so the score maps a change of −8,000..+8,000 milli onto 100..0 with 50 for no change.
+/// shrinks most (or grows least) when the pod lands there. As in the authors' artifact
+/// (<c>fgd_score.go</c>), the score is <c>⌊100 · sigmoid((before − after) / 1000)⌋</c>: an integer, so
+/// nodes whose fragmentation changes by nearly the same amount tie and the placer's tie-break decides
+/// among them. A fractional pod is scored on its best device (the one <see cref="FgdDevices"/> picks).
 /// </summary>
 public sealed class FgdPlugin : IScorePlugin
 {
-    /// <summary>Eight devices' worth of share: the change that maps to a score of 0 or 100.</summary>
-    public const double Scale = 8000;
+    /// <summary>Change of expected fragmentation, in milli-devices, that moves the sigmoid by one unit.</summary>
+    public const double Scale = 1000;
+
+    private readonly FgdNodeCache _cache = new();
 
     public string Name => "FGD";
 
     public bool Cacheable => true;
 
-    public double Score(ClusterState cluster, int node, in PodRequest pod, ScoringContext context)
+    public double Score(ClusterState cluster, int node, in PodRequest pod, ScoringContext context) =>
+        FgdScore.Evaluate(cluster, node, pod, context.Workload, _cache, out _, out _);
+}
+
+/// <summary>FGD's device choice inside the node: a fractional pod takes the device with the highest FGD
+/// score, the lowest-numbered one among equals (the artifact's <c>allocateGpuIdBasedOnFGDScore</c>);
+/// whole-device pods take the lowest-numbered free devices.</summary>
+public sealed class FgdDevices : IDeviceSelector
+{
+    private readonly FgdNodeCache _cache = new();
+
+    public string Name => "FGD";
+
+    public void Choose(ClusterState cluster, int node, in PodRequest pod, ScoringContext context, Span<int> devices)
     {
-        var delta = Fragmentation.BestDelta(cluster, node, pod, context.Workload.Classes, out _);
-        return Math.Clamp(50 - 50 * delta / Scale, 0, 100);
+        var first = cluster.FirstDevice(node);
+        if (pod.Count > 0)
+        {
+            DeviceSelection.FirstDevices.TakeFirstFree(cluster, node, pod, devices);
+            return;
+        }
+
+        FgdScore.Evaluate(cluster, node, pod, context.Workload, _cache, out var best, out _);
+        devices[0] = first + best;
+    }
+}
+
+/// <summary>Per-node expected fragmentation as it stands, remembered until the node or the workload
+/// changes: halves the work of scoring, since "before" is the same for every pod shape.</summary>
+internal sealed class FgdNodeCache
+{
+    private ClusterState? _cluster;
+    private int _workloadVersion = -1;
+    private double[] _value = [];
+    private int[] _version = [];
+
+    public double Before(ClusterState c, int node, TargetWorkload workload, ReadOnlySpan<int> free, ReadOnlySpan<int> models)
+    {
+        if (!ReferenceEquals(_cluster, c) || _workloadVersion != workload.Version || _value.Length != c.NodeCount)
+        {
+            _cluster = c;
+            _workloadVersion = workload.Version;
+            _value = new double[c.NodeCount];
+            _version = new int[c.NodeCount];
+            Array.Fill(_version, -1);
+        }
+
+        if (_version[node] != c.Version[node])
+        {
+            _value[node] = Fragmentation.Expected(free, models, c.FreeCpu(node), workload.Classes);
+            _version[node] = c.Version[node];
+        }
+
+        return _value[node];
+    }
+}
+
+/// <summary>The FGD score of one node for one pod, shared by the score plugin and the device selector.</summary>
+internal static class FgdScore
+{
+    public static int Evaluate(ClusterState c, int node, in PodRequest pod, TargetWorkload workload, FgdNodeCache cache, out int bestDevice, out double bestDelta)
+    {
+        var n = c.DevicesOn(node);
+        Span<int> free = stackalloc int[n];
+        Span<int> models = stackalloc int[n];
+        Fragmentation.Load(c, node, free, models);
+        var classes = workload.Classes;
+        var before = cache.Before(c, node, workload, free, models);
+        var cpuAfter = c.FreeCpu(node) - pod.CpuMilli;
+        bestDevice = -1;
+        bestDelta = 0;
+        if (pod.Milli == 0)
+        {
+            Fragmentation.TakeWhole(free, models, pod);
+            bestDelta = Fragmentation.Expected(free, models, cpuAfter, classes) - before;
+            return ToScore(bestDelta);
+        }
+
+        var best = -1;
+        var first = c.FirstDevice(node);
+        for (var d = 0; d < n; d++)
+        {
+            if (!NodeFilter.IsUsable(c, first + d, pod, whole: false))
+            {
+                continue;
+            }
+
+            free[d] -= pod.Milli;
+            var delta = Fragmentation.Expected(free, models, cpuAfter, classes) - before;
+            free[d] += pod.Milli;
+            var score = ToScore(delta);
+            if (score > best)
+            {
+                best = score;
+                bestDevice = d;
+                bestDelta = delta;
+            }
+        }
+
+        return Math.Max(best, 0);
+    }
+
+    /// <summary>⌊100 · sigmoid((before − after) / 1000)⌋, evaluated in the artifact's order of operations so
+    /// that the integer cut falls at the same places.</summary>
+    public static int ToScore(double delta)
+    {
+        var x = -delta / FgdPlugin.Scale;
+        return (int)(1.0 / (1.0 + Math.Exp(-x)) * 100);
     }
 }

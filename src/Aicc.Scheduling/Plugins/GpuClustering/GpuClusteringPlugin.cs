@@ -3,10 +3,12 @@ using Aicc.Scheduling.Framework;
 namespace Aicc.Scheduling.Plugins.GpuClustering;
 
 /// <summary>
-/// Keep pods of one kind together: whole-device pods go where devices are already held whole, fractional
-/// pods where devices are already shared, so that sharing does not spread over the whole cluster. Idle
-/// nodes come next and nodes used by the other kind last. Within a tier, the node with more devices of
-/// that kind wins.
+/// Keep pods of one kind together (the FGD artifact's <c>gpu_clustering_score.go</c>). A pod's kind is
+/// "shares a device" or "holds k whole devices". A node running only pods of the pod's kind scores in
+/// (75, 100], a node running that kind among others in (50, 75], an idle node in (25, 50], a node of other
+/// kinds only in [0, 25]; within a band the node with less free accelerator share wins. Pods without
+/// accelerators score 0 everywhere. The kinds on a node are read from the devices: shared devices, and
+/// the number of devices each whole-device owner holds.
 /// </summary>
 public sealed class GpuClusteringPlugin : IScorePlugin
 {
@@ -16,34 +18,55 @@ public sealed class GpuClusteringPlugin : IScorePlugin
 
     public double Score(ClusterState cluster, int node, in PodRequest pod, ScoringContext context)
     {
-        var devices = cluster.DevicesOn(node);
-        if (devices == 0 || !pod.WantsDevices)
+        if (!pod.WantsDevices)
         {
             return 0;
         }
 
-        var whole = 0;
-        var shared = 0;
-        var end = cluster.FirstDevice(node) + devices;
-        for (var d = cluster.FirstDevice(node); d < end; d++)
+        var first = cluster.FirstDevice(node);
+        var n = cluster.DevicesOn(node);
+        var shared = false;
+        Span<bool> wholeKinds = stackalloc bool[n + 1];
+        var kinds = 0;
+        for (var d = first; d < first + n; d++)
         {
-            if (cluster.WholeOwner(d) >= 0)
+            shared |= cluster.Sharers(d) > 0;
+            var owner = cluster.WholeOwner(d);
+            if (owner < 0 || (d > first && HeldEarlier(cluster, first, d, owner)))
             {
-                whole++;
+                continue;
             }
-            else if (cluster.Sharers(d) > 0)
+
+            var held = 0;
+            for (var e = d; e < first + n; e++)
             {
-                shared++;
+                held += cluster.WholeOwner(e) == owner ? 1 : 0;
+            }
+
+            if (!wholeKinds[held])
+            {
+                wholeKinds[held] = true;
+                kinds++;
             }
         }
 
-        var same = pod.Count > 0 ? whole : shared;
-        var other = pod.Count > 0 ? shared : whole;
-        if (same > 0)
+        kinds += shared ? 1 : 0;
+        var same = pod.Count > 0 ? pod.Count <= n && wholeKinds[pod.Count] : shared;
+        var fullness = 25 * Math.Max(0, 8000 - cluster.FreeMilliTotal[node]) / 8000;
+        var band = same ? (kinds == 1 ? 75 : 50) : (kinds == 0 ? 25 : 0);
+        return Math.Min(100, band + fullness);
+    }
+
+    private static bool HeldEarlier(ClusterState cluster, int first, int d, int owner)
+    {
+        for (var e = first; e < d; e++)
         {
-            return 60 + 40.0 * same / devices;
+            if (cluster.WholeOwner(e) == owner)
+            {
+                return true;
+            }
         }
 
-        return other == 0 ? 50 : 40.0 * (devices - other) / devices;
+        return false;
     }
 }

@@ -3,9 +3,10 @@ using Aicc.Scheduling.Framework;
 namespace Aicc.Scheduling.Plugins.GpuPacking;
 
 /// <summary>
-/// Prefer, in this order: a device already shared that the fractional pod can join; a node whose devices
-/// are already partly in use; an idle node. Within a tier, the fuller node wins. Keeps idle nodes whole
-/// for multi-device pods.
+/// Prefer, in this order (the FGD artifact's <c>gpu_packing_score.go</c>): a partly used device the
+/// fractional pod can join, scored (50, 100] by how little it leaves free; a partly used node whose free
+/// devices the pod takes, [33, 50); an idle node, at most 33. Pods without accelerators score 0 everywhere.
+/// Keeps idle nodes and free devices whole for multi-device pods.
 /// </summary>
 public sealed class GpuPackingPlugin : IScorePlugin
 {
@@ -15,33 +16,40 @@ public sealed class GpuPackingPlugin : IScorePlugin
 
     public double Score(ClusterState cluster, int node, in PodRequest pod, ScoringContext context)
     {
-        var devices = cluster.DevicesOn(node);
-        if (devices == 0 || !pod.WantsDevices)
+        var n = cluster.DevicesOn(node);
+        if (!pod.WantsDevices || n == 0)
         {
             return 0;
         }
 
-        var used = devices * 1000 - cluster.FreeMilliTotal[node];
-        var fullness = (double)used / (devices * 1000);
-        if (pod.Milli > 0 && JoinsSharedDevice(cluster, node, pod))
+        var freeWhole = cluster.FreeWhole[node];
+        if (freeWhole == n)
         {
-            return 70 + 30 * fullness;
+            return Math.Max(33 - freeWhole, freeWhole);
         }
 
-        return used > 0 ? 35 + 30 * fullness : 0;
-    }
-
-    private static bool JoinsSharedDevice(ClusterState cluster, int node, in PodRequest pod)
-    {
-        var end = cluster.FirstDevice(node) + cluster.DevicesOn(node);
-        for (var d = cluster.FirstDevice(node); d < end; d++)
+        if (pod.Count > 0)
         {
-            if (cluster.DeviceUsed(d) > 0 && NodeFilter.IsUsable(cluster, d, pod, whole: false))
+            return Math.Max(50 - pod.Count, 33);
+        }
+
+        // A fractional pod goes to the usable device with the least room (lowest index among equals).
+        var first = cluster.FirstDevice(node);
+        var best = -1;
+        for (var d = first; d < first + n; d++)
+        {
+            if (NodeFilter.IsUsable(cluster, d, pod, whole: false) && (best < 0 || cluster.DeviceUsed(d) > cluster.DeviceUsed(best)))
             {
-                return true;
+                best = d;
             }
         }
 
-        return false;
+        if (best < 0)
+        {
+            return 0;
+        }
+
+        var left = 1000 - cluster.DeviceUsed(best);
+        return left == 1000 ? 49 : Math.Max(100 - (left * 100 / 1000 / 10), 50);
     }
 }
