@@ -77,12 +77,12 @@ internal static class SimReplayCommand
 
         var policy = ReplayPolicy.Find(o.Policy)!;
         var terminal = !Console.IsErrorRedirected;
-        var progress = terminal ? new ProgressBar(Console.Error, $"replay {policy.Name}") : null;
-        var options = new ReplayOptions { Trace = trace, Cluster = cluster, Policy = policy, Seed = o.Seed, Progress = progress is null ? null : progress.Report };
+        using var progress = terminal ? ProgressBar.ForTerminal($"replay {policy.Name}") : null;
+        var options = new ReplayOptions { Trace = trace, Cluster = cluster, Policy = policy, Seed = o.Seed, Progress = progress is null ? null : (done, total) => progress.Report(done, total) };
         var quotas = ReplayEngine.QuotaShares(trace, cluster.TotalGpus);
         var privateRuns = o.Private ? Task.Run(() => ReplayReport.RunPrivateClusters(options with { Progress = null }, quotas)) : null;
         var run = ReplayEngine.Run(options with { TenantQuotas = quotas });
-        progress?.Done();
+        progress?.Dispose();
         var summary = ReplayReport.Summarize(run, privateRuns?.GetAwaiter().GetResult(), wall.Elapsed.TotalSeconds);
         if (o.PlotDir is not null)
         {
@@ -188,28 +188,4 @@ internal sealed record ReplayCommandOptions(
 
         return problems;
     }
-}
-
-/// <summary>A one-line progress bar, redrawn in place; only used when standard error is a terminal.</summary>
-internal sealed class ProgressBar(TextWriter writer, string label)
-{
-    private readonly Stopwatch _clock = Stopwatch.StartNew();
-    private long _lastDraw = -1;
-
-    public void Report(int done, int total)
-    {
-        var ms = _clock.ElapsedMilliseconds;
-        if (ms - _lastDraw < 100 && done < total)
-        {
-            return;
-        }
-
-        _lastDraw = ms;
-        const int width = 30;
-        var fraction = total == 0 ? 1 : done / (double)total;
-        var filled = (int)(fraction * width);
-        writer.Write(string.Create(CultureInfo.InvariantCulture, $"\r{label} [{new string('#', filled)}{new string('.', width - filled)}] {done:N0}/{total:N0} jobs {ms / 1000.0:0.0} s "));
-    }
-
-    public void Done() => writer.WriteLine();
 }

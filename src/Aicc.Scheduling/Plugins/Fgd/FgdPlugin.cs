@@ -38,7 +38,9 @@ public sealed class FgdDevices : IDeviceSelector
         var first = cluster.FirstDevice(node);
         if (pod.Count > 0)
         {
-            DeviceSelection.FirstDevices.TakeFirstFree(cluster, node, pod, devices);
+            // NVLink-aware: the snuggest domain that holds the pod. On nodes with one domain (the openb
+            // trace) this is exactly the artifact's lowest-index free devices.
+            DeviceSelection.BestFitDevices.SelectWhole(cluster, first, first + cluster.DevicesOn(node), pod, devices);
             return;
         }
 

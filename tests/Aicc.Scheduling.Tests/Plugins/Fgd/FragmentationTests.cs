@@ -63,9 +63,11 @@ public sealed class FragmentationTests
     }
 
     [Fact]
-    public void ForTask_CpuOnlyTask_FragmentsOnlyWhenItsCpuDoesNotFit()
+    public void ForTask_CpuOnlyTask_CountsEveryFreeShareAsTheArtifactDoes()
     {
-        Assert.Equal(0, Fragmentation.ForTask(Free, Models, 8000, Fraction(0, cpu: 4000)));
+        // The FGD artifact (pkg/utils/frag.go) treats a CPU-only task class as one that can use no GPU:
+        // all 1,700 free milli are fragment for it, whether or not its CPU fits.
+        Assert.Equal(1700, Fragmentation.ForTask(Free, Models, 8000, Fraction(0, cpu: 4000)));
         Assert.Equal(1700, Fragmentation.ForTask(Free, Models, 2000, Fraction(0, cpu: 4000)));
     }
 
@@ -117,7 +119,7 @@ public sealed class FragmentationTests
     }
 
     [Fact]
-    public void FgdPlugin_Score_MapsTheDeltaAroundFiftyAndRanksTheLessFragmentingNodeFirst()
+    public void FgdPlugin_Score_MapsTheDeltaThroughASigmoidAndRanksTheLessFragmentingNodeFirst()
     {
         var s = TwoNodes();
         s.Placer.Context.Workload.Clear();
@@ -125,11 +127,11 @@ public sealed class FragmentationTests
         var pod = new PodRequest(new PodSetSpec { Accelerator = AcceleratorRequest.Fraction(200) }, s.Catalog.AllModelsMask);
         var plugin = new FgdPlugin();
 
-        // Score = 50 − 50 × Δ / 8000: n0 (Δ −200) → 51.25, n1 (Δ 0) → 50.
+        // Score = ⌊100 · sigmoid(−Δ / 1000)⌋ as in the artifact: n0 (Δ −200) → ⌊54.98⌋ = 54, n1 (Δ 0) → 50.
         var n0 = plugin.Score(s.Cluster, 0, pod, s.Placer.Context);
         var n1 = plugin.Score(s.Cluster, 1, pod, s.Placer.Context);
 
-        Assert.Equal(51.25, n0, precision: 9);
+        Assert.Equal(54, n0, precision: 9);
         Assert.Equal(50, n1, precision: 9);
         Assert.Equal(0, s.Placer.FindNode(pod));
     }
@@ -141,7 +143,7 @@ public sealed class FragmentationTests
         s.Placer.Context.Workload.Add(0, 16, 0, s.Catalog.AllModelsMask);
         var pod = new PodRequest(new PodSetSpec { Accelerator = AcceleratorRequest.Whole(1) }, s.Catalog.AllModelsMask);
 
-        // Taking one of 16 free devices makes a 16-GPU task impossible: Δ = 15,000, beyond the scale: clamped to 0.
+        // Taking one of 16 free devices makes a 16-GPU task impossible: Δ = 15,000, ⌊100 · sigmoid(−15)⌋ = 0.
         Assert.Equal(0, new FgdPlugin().Score(s.Cluster, 0, pod, s.Placer.Context));
     }
 }

@@ -22,4 +22,4 @@ src/Aicc/bin/Release/net10.0/aicc sim pack-compare \
   --policies random,dotprod,gpuclustering,gpupacking,bestfit,fgd,aicc \
   --expected "$expected" --seeds 42-43 --out "$out" \
   --check --tolerance 0.6 --known-gap gpupacking=0.6,gpuclustering=0.6
-echo "ci-fgd: $(( $(date +%s) - start )) s"
+echo "check-fgd: $(( $(date +%s) - start )) s"
