@@ -44,6 +44,12 @@ internal static class CliOutput
         _ => node.ToJsonString(),
     };
 
+    /// <summary>A timestamp in local time, to the second.</summary>
+    public static string Time(JsonNode? node) =>
+        node is not null && DateTimeOffset.TryParse(node.ToString(), System.Globalization.CultureInfo.InvariantCulture, System.Globalization.DateTimeStyles.None, out var t)
+            ? t.ToLocalTime().ToString("yyyy-MM-dd HH:mm:ss", System.Globalization.CultureInfo.InvariantCulture)
+            : "";
+
     /// <summary>Runs a client verb: CLI errors become a message on stderr and their exit code, never a stack trace.</summary>
     public static async Task<int> RunAsync(Func<Task<int>> body)
     {

@@ -177,7 +177,7 @@ internal static class JobCommand
                 page["items"]!.AsArray().Select(w => new[]
                 {
                     CliOutput.Text(w!["id"]), CliOutput.Text(w["name"]), CliOutput.Text(w["queue"]), CliOutput.Text(w["state"]),
-                    CliOutput.Text(w["attempt"]), CliOutput.Text(w["exitCode"]), CliOutput.Text(w["submittedAt"]), CliOutput.Text(w["reason"]),
+                    CliOutput.Text(w["attempt"]), CliOutput.Text(w["exitCode"]), CliOutput.Time(w["submittedAt"]), CliOutput.Text(w["reason"]),
                 }));
             if (page["nextCursor"] is { } next)
             {
