@@ -9,6 +9,7 @@ internal static class BenchCommand
     {
         var bench = new Command("bench", "Measure Aicc's own speed and print one JSON object.");
         bench.Subcommands.Add(BenchPlacementCommand.Create());
+        bench.Subcommands.Add(BenchApiCommand.Create());
         return bench;
     }
 }

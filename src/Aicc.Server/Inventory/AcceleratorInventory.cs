@@ -1,0 +1,127 @@
+using System.Diagnostics;
+using System.Globalization;
+using Aicc.Scheduling.Model;
+using Aicc.Server.Hosting;
+
+namespace Aicc.Server.Inventory;
+
+/// <summary>A device as stored in the node table.</summary>
+public sealed record DeviceRecord(int Index, string Model, long MemoryMiB, int Domain);
+
+/// <summary>A node as discovered at start-up.</summary>
+public sealed record DiscoveredNode(string Name, long CpuMilli, long MemoryMiB, IReadOnlyList<DeviceRecord> Devices, string Source);
+
+/// <summary>
+/// What this host offers: real GPUs from <c>nvidia-smi</c> when it is present, otherwise the virtual
+/// devices of the configuration, so the whole product runs on a laptop without a GPU.
+/// </summary>
+public sealed class AcceleratorInventory
+{
+    public AcceleratorInventory(ServerOptions options)
+    {
+        Catalog = ClusterBuilder.DefaultCatalog();
+        var gpus = options.DetectNvidia ? QueryNvidiaSmi() : null;
+        if (gpus is { Count: > 0 })
+        {
+            var devices = gpus.Select(g => new DeviceRecord(g.Index, Catalog.Add(new AcceleratorType(g.Model, AcceleratorKind.Gpu, g.MemoryMiB, ScuOf(g.Model))).Name, g.MemoryMiB, 0)).ToList();
+            Nodes = [new DiscoveredNode(HostName(), Environment.ProcessorCount * 1000L, TotalMemoryMiB(), devices, "nvidia-smi")];
+            return;
+        }
+
+        if (!Catalog.TryGet(options.VirtualModel, out var model))
+        {
+            model = Catalog.Add(new AcceleratorType(options.VirtualModel, AcceleratorKind.Gpu, 0, options.VirtualModelScuMilli));
+        }
+
+        var nodes = new List<DiscoveredNode>();
+        for (var n = 0; n < options.VirtualNodes; n++)
+        {
+            var devices = Enumerable.Range(0, options.VirtualDevicesPerNode)
+                .Select(i => new DeviceRecord(i, model.Name, model.MemoryMiB, options.VirtualDevicesPerNode >= 4 ? i / (options.VirtualDevicesPerNode / 2) : 0))
+                .ToList();
+            nodes.Add(new DiscoveredNode($"local-{n}", options.VirtualNodeCpuMilli, options.VirtualNodeMemoryMiB, devices, "virtual"));
+        }
+
+        Nodes = nodes;
+    }
+
+    public AcceleratorCatalog Catalog { get; }
+
+    public IReadOnlyList<DiscoveredNode> Nodes { get; }
+
+    private static long ScuOf(string model) => model switch
+    {
+        "H100" => 3000,
+        "A100" => 1000,
+        "V100" => 400,
+        "T4" => 250,
+        _ => 1000,
+    };
+
+    private static string HostName()
+    {
+        var name = Environment.MachineName.ToLowerInvariant();
+        return string.IsNullOrEmpty(name) ? "local-0" : name;
+    }
+
+    private static long TotalMemoryMiB() => Math.Max(1024, GC.GetGCMemoryInfo().TotalAvailableMemoryBytes / (1024 * 1024));
+
+    /// <summary>Maps the marketing name nvidia-smi prints to a catalog model ("NVIDIA A100-SXM4-80GB" → A100).</summary>
+    internal static string ModelName(string raw)
+    {
+        foreach (var known in new[] { "H100", "A100", "V100", "T4" })
+        {
+            if (raw.Contains(known, StringComparison.OrdinalIgnoreCase))
+            {
+                return known;
+            }
+        }
+
+        var cleaned = new string([.. raw.Replace("NVIDIA", "", StringComparison.OrdinalIgnoreCase).Where(char.IsLetterOrDigit)]);
+        return cleaned.Length == 0 ? "GPU" : cleaned;
+    }
+
+    internal static List<(int Index, string Model, long MemoryMiB)> ParseNvidiaSmi(string csv)
+    {
+        var result = new List<(int, string, long)>();
+        foreach (var line in csv.Split('\n', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries))
+        {
+            var parts = line.Split(',', StringSplitOptions.TrimEntries);
+            if (parts.Length >= 3 &&
+                int.TryParse(parts[0], NumberStyles.Integer, CultureInfo.InvariantCulture, out var index) &&
+                long.TryParse(parts[2], NumberStyles.Integer, CultureInfo.InvariantCulture, out var memory))
+            {
+                result.Add((index, ModelName(parts[1]), memory));
+            }
+        }
+
+        return result;
+    }
+
+    private static List<(int Index, string Model, long MemoryMiB)>? QueryNvidiaSmi()
+    {
+        try
+        {
+            var start = new ProcessStartInfo("nvidia-smi")
+            {
+                RedirectStandardOutput = true,
+                RedirectStandardError = true,
+                UseShellExecute = false,
+            };
+            start.ArgumentList.Add("--query-gpu=index,name,memory.total");
+            start.ArgumentList.Add("--format=csv,noheader,nounits");
+            using var process = Process.Start(start);
+            if (process is null)
+            {
+                return null;
+            }
+
+            var output = process.StandardOutput.ReadToEnd();
+            return process.WaitForExit(10_000) && process.ExitCode == 0 ? ParseNvidiaSmi(output) : null;
+        }
+        catch (System.ComponentModel.Win32Exception)
+        {
+            return null;
+        }
+    }
+}

@@ -1,0 +1,260 @@
+using System.Diagnostics;
+using System.Text.Json;
+using Aicc.Scheduling.Model;
+using Aicc.Server.Api;
+using Aicc.Server.Execution;
+using Aicc.Server.Hosting;
+using Aicc.Server.Persistence;
+using Microsoft.EntityFrameworkCore;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Hosting;
+using Microsoft.Extensions.Logging;
+
+namespace Aicc.Server.Scheduling;
+
+/// <summary>
+/// One cycle: read a snapshot of nodes, queues and active workloads from the database; rebuild the
+/// core (Restore what runs, Submit what waits); RunCycle; commit admissions, preemptions and drains in
+/// ONE transaction guarded by row versions; only then tell the executor. A conflicting write (a
+/// cancel, a report) aborts the commit and the next cycle starts from the new truth.
+/// </summary>
+public sealed partial class SchedulingLoop(
+    IServiceScopeFactory scopes,
+    ServerContext server,
+    IWorkloadExecutor executor,
+    WaitingBoard board,
+    ServerMetrics metrics,
+    ILogger<SchedulingLoop> logger) : BackgroundService
+{
+    private readonly SemaphoreSlim _oneAtATime = new(1, 1);
+    private readonly Dictionary<string, WorkloadSpec> _specs = new(StringComparer.Ordinal);
+
+    protected override async Task ExecuteAsync(CancellationToken stoppingToken)
+    {
+        if (!server.Options.AutoSchedule)
+        {
+            return;
+        }
+
+        while (!server.Ready)
+        {
+            await Task.Delay(20, stoppingToken);
+        }
+
+        var interval = TimeSpan.FromSeconds(server.Options.CycleIntervalSeconds);
+        while (!stoppingToken.IsCancellationRequested)
+        {
+            try
+            {
+                await RunOnceAsync(stoppingToken);
+            }
+            catch (Exception e) when (e is DbUpdateException or Microsoft.Data.Sqlite.SqliteException or InvalidOperationException)
+            {
+                LogCycleFailed(logger, e.Message);
+            }
+
+            try
+            {
+                await server.Signal.WaitAsync(interval, server.Time, stoppingToken);
+
+                // Let a burst of submissions land so one cycle admits them together.
+                await Task.Delay(TimeSpan.FromMilliseconds(10), stoppingToken);
+            }
+            catch (OperationCanceledException)
+            {
+                return;
+            }
+        }
+    }
+
+    /// <summary>Runs one cycle now; returns how many workloads it admitted (tests drive the loop with this).</summary>
+    public async Task<int> RunOnceAsync(CancellationToken ct)
+    {
+        await _oneAtATime.WaitAsync(ct);
+        try
+        {
+            return await CycleAsync(ct);
+        }
+        finally
+        {
+            _oneAtATime.Release();
+        }
+    }
+
+    private async Task<int> CycleAsync(CancellationToken ct)
+    {
+        var started = Stopwatch.GetTimestamp();
+        using var scope = scopes.CreateScope();
+        var db = scope.ServiceProvider.GetRequiredService<AiccDb>();
+        var nodes = await db.Nodes.AsNoTracking().ToListAsync(ct);
+        var queues = await db.Queues.AsNoTracking().ToListAsync(ct);
+        var cohorts = await db.Cohorts.AsNoTracking().ToListAsync(ct);
+        var active = await db.Workloads
+            .Where(w => w.State == WorkloadStates.Pending || w.State == WorkloadStates.Admitted || w.State == WorkloadStates.Running)
+            .OrderBy(w => w.Seq)
+            .ToListAsync(ct);
+        var scheduler = ClusterSnapshot.Build(server.Inventory.Catalog, nodes, queues, cohorts, server.Policy, out var problems);
+        if (scheduler is null)
+        {
+            LogCycleFailed(logger, "queues or cohorts are inconsistent: " + string.Join("; ", problems));
+            return 0;
+        }
+
+        var now = server.Time.GetUtcNow();
+        var byId = active.ToDictionary(w => w.Id, StringComparer.Ordinal);
+        var evictions = new List<(WorkloadRow Row, string Reason)>();
+        var failures = new List<(WorkloadRow Row, string Reason)>();
+        foreach (var w in active.Where(w => w.State != WorkloadStates.Pending))
+        {
+            var spec = Spec(w);
+            var pods = PlacementDto.Read(w.PlacementJson)
+                .Select(p => new Aicc.Scheduling.Framework.PodPlacement(p.PodSet, p.Index, p.Node, p.Devices, p.MilliPerDevice)).ToList();
+            if (scheduler.Restore(spec, pods, w.AdmittedAt ?? now).Count > 0)
+            {
+                evictions.Add((w, "its recorded placement no longer fits the node inventory"));
+            }
+        }
+
+        foreach (var node in nodes.Where(n => n.Draining))
+        {
+            foreach (var id in scheduler.NodeDown(node.Name))
+            {
+                evictions.Add((byId[id], $"node {node.Name} is being drained"));
+            }
+        }
+
+        foreach (var w in active.Where(w => w.State == WorkloadStates.Pending && !w.CancelRequested))
+        {
+            var submitProblems = scheduler.Submit(Spec(w));
+            if (submitProblems.Count > 0)
+            {
+                failures.Add((w, "can no longer be scheduled: " + string.Join("; ", submitProblems.Select(p => JobSpec.Untenant(p, w.TenantId)))));
+            }
+        }
+
+        var result = scheduler.RunCycle(now);
+        var launches = new List<LaunchPlan>();
+        var stops = new List<(string Id, int Attempt, string Reason)>();
+        foreach (var eviction in result.Evicted)
+        {
+            evictions.Add((byId[eviction.WorkloadId], eviction.Reason));
+        }
+
+        foreach (var admission in result.Admitted)
+        {
+            foreach (var victim in admission.Victims)
+            {
+                evictions.Add((byId[victim], $"preempted for {admission.WorkloadId}"));
+            }
+        }
+
+        await using var tx = await db.Database.BeginTransactionAsync(ct);
+        foreach (var (w, reason) in evictions.DistinctBy(e => e.Row.Id))
+        {
+            var attempt = await db.Attempts.FirstOrDefaultAsync(a => a.WorkloadId == w.Id && a.Number == w.Attempt, ct);
+            if (attempt is not null && AttemptStates.IsLive(attempt.State))
+            {
+                attempt.State = AttemptStates.Preempted;
+                attempt.Reason = reason;
+                attempt.EndedAt = now;
+            }
+
+            stops.Add((w.Id, w.Attempt, reason));
+            WorkloadLifecycle.Requeue(w, "requeued: " + reason);
+            w.Version++;
+            db.Events.Add(new EventRow { WorkloadId = w.Id, At = now, Type = "Preempted", Message = $"attempt {w.Attempt}: {reason}" });
+        }
+
+        foreach (var (w, reason) in failures)
+        {
+            w.State = WorkloadStates.Failed;
+            w.Reason = reason;
+            w.FinishedAt = now;
+            w.Version++;
+            db.Events.Add(new EventRow { WorkloadId = w.Id, At = now, Type = "Failed", Message = reason });
+        }
+
+        foreach (var admission in result.Admitted)
+        {
+            var w = byId[admission.WorkloadId];
+            var spec = JsonSerializer.Deserialize<JobSpec>(w.SpecJson, JsonBody.Options)!;
+            var rank = 0;
+            var pods = admission.Pods
+                .OrderBy(p => spec.PodSets!.FindIndex(s => (s.Name ?? "main") == p.PodSet) is var i and >= 0 ? i : 0).ThenBy(p => p.Index)
+                .Select(p => new PlacementDto(p.PodSet, p.Index, p.Node, p.Devices, p.MilliPerDevice, rank++)).ToList();
+            var json = PlacementDto.Write(pods);
+            w.Attempt++;
+            w.State = WorkloadStates.Admitted;
+            w.PlacementJson = json;
+            w.AdmittedAt = now;
+            w.Reason = null;
+            w.Version++;
+            db.Attempts.Add(new AttemptRow { WorkloadId = w.Id, Number = w.Attempt, PlacementJson = json, AdmittedAt = now });
+            db.Events.Add(new EventRow { WorkloadId = w.Id, At = now, Type = "Admitted", Message = $"attempt {w.Attempt} on {string.Join(", ", pods.Select(p => p.Node).Distinct())}" });
+            launches.Add(new LaunchPlan(w.Id, w.TenantId, w.Queue, w.Name, w.Attempt, spec, pods));
+            metrics.AdmissionWaitSecondsSum += (now - w.SubmittedAt).TotalSeconds;
+            metrics.Admissions++;
+        }
+
+        try
+        {
+            await db.SaveChangesAsync(ct);
+            await tx.CommitAsync(ct);
+        }
+        catch (DbUpdateConcurrencyException)
+        {
+            await tx.RollbackAsync(ct);
+            metrics.Increment("aicc_cycle_conflicts_total");
+            server.Signal.Wake();
+            return 0;
+        }
+
+        foreach (var (id, attempt, reason) in stops)
+        {
+            executor.StopAttempt(id, attempt, reason);
+        }
+
+        foreach (var plan in launches)
+        {
+            executor.Launch(plan);
+        }
+
+        var positions = new Dictionary<string, int>(StringComparer.Ordinal);
+        var waiting = new Dictionary<string, (string, int)>(StringComparer.Ordinal);
+        foreach (var (id, reason) in result.Waiting)
+        {
+            var queue = byId.TryGetValue(id, out var w) ? w.TenantId + "/" + w.Queue : "";
+            var position = positions.GetValueOrDefault(queue) + 1;
+            positions[queue] = position;
+            waiting[id] = (reason, position);
+        }
+
+        board.Publish(waiting, now);
+        metrics.AllocatedMilli = scheduler.Cluster.AllocatedMilli;
+        metrics.TotalMilli = scheduler.Cluster.TotalDevices * 1000L;
+        var seconds = Stopwatch.GetElapsedTime(started).TotalSeconds;
+        metrics.LastCycleSeconds = seconds;
+        metrics.CycleSecondsSum += seconds;
+        metrics.Cycles++;
+        foreach (var id in _specs.Keys.Where(k => !byId.ContainsKey(k)).ToList())
+        {
+            _specs.Remove(id);
+        }
+
+        return result.Admitted.Count;
+    }
+
+    private WorkloadSpec Spec(WorkloadRow w)
+    {
+        if (!_specs.TryGetValue(w.Id, out var spec))
+        {
+            spec = JsonSerializer.Deserialize<JobSpec>(w.SpecJson, JsonBody.Options)!.ToCore(w.Id, w.TenantId, w.SubmittedAt);
+            _specs[w.Id] = spec;
+        }
+
+        return spec;
+    }
+
+    [LoggerMessage(EventId = 4001, Level = LogLevel.Warning, Message = "Scheduling cycle failed: {Error}")]
+    private static partial void LogCycleFailed(ILogger logger, string error);
+}

@@ -1,0 +1,173 @@
+using System.Net;
+using System.Text.Json;
+using Aicc.Server.Api;
+using Aicc.Server.Execution;
+using Aicc.Server.Inventory;
+using Aicc.Server.Persistence;
+using Aicc.Server.Scheduling;
+using Microsoft.EntityFrameworkCore;
+
+namespace Aicc.Server.Tests;
+
+public sealed class SchedulingTests : IDisposable
+{
+    private readonly TestServer _server = new();
+
+    public void Dispose() => _server.Dispose();
+
+    /// <summary>Recomputes capacity and quota from the database alone: no device over 1000 milli, a whole device has one owner, no queue above its nominal quota.</summary>
+    private async Task AssertInvariantsFromDatabaseAsync()
+    {
+        await using var db = _server.Db();
+        var nodes = await db.Nodes.AsNoTracking().ToDictionaryAsync(n => n.Name, n => JsonSerializer.Deserialize<List<DeviceRecord>>(n.DevicesJson, JsonBody.Options)!);
+        var live = await db.Workloads.AsNoTracking().Where(w => w.State == WorkloadStates.Admitted || w.State == WorkloadStates.Running).ToListAsync();
+        var used = new Dictionary<(string, int), (int Milli, int WholeOwners)>();
+        foreach (var w in live)
+        {
+            foreach (var pod in PlacementDto.Read(w.PlacementJson))
+            {
+                Assert.True(nodes.ContainsKey(pod.Node), $"{w.Id} placed on unknown node {pod.Node}");
+                foreach (var d in pod.Devices)
+                {
+                    Assert.Contains(nodes[pod.Node], x => x.Index == d);
+                    var u = used.GetValueOrDefault((pod.Node, d));
+                    used[(pod.Node, d)] = (u.Milli + pod.MilliPerDevice, u.WholeOwners + (pod.MilliPerDevice == 1000 ? 1 : 0));
+                }
+            }
+        }
+
+        Assert.All(used, kv => Assert.True(kv.Value.Milli <= 1000 && kv.Value.WholeOwners <= 1, $"device {kv.Key} over-allocated: {kv.Value}"));
+        foreach (var queue in await db.Queues.AsNoTracking().Where(q => q.Cohort == null).ToListAsync())
+        {
+            var quotas = ClusterSnapshot.ReadQuotas(queue.QuotasJson);
+            if (quotas.TryGetValue("accelerator/A100", out var quota))
+            {
+                var charged = live.Where(w => w.TenantId == queue.TenantId && w.Queue == queue.Name)
+                    .Sum(w => PlacementDto.Read(w.PlacementJson).Sum(p => (long)p.Devices.Count * p.MilliPerDevice));
+                Assert.True(charged <= quota.Nominal, $"queue {queue.CoreName} charged {charged} > nominal {quota.Nominal}");
+            }
+        }
+    }
+
+    [Fact]
+    public async Task Cycle_QuotaOfThreeDevices_AdmitsThreeAndExplainsWhyTheRestWait()
+    {
+        var admin = _server.Admin();
+        (await admin.PutAsync("/api/v1/queues/default/quotas", Http.Json("""{"quotas":{"accelerator/A100":{"nominal":3000}}}"""))).EnsureSuccessStatusCode();
+        var ids = new List<string>();
+        for (var i = 0; i < 5; i++)
+        {
+            ids.Add((await (await admin.SubmitAsync(Http.Job())).ReadJsonAsync())["id"]!.GetValue<string>());
+        }
+
+        Assert.Equal(3, await _server.CycleAsync());
+        await AssertInvariantsFromDatabaseAsync();
+        Assert.Equal(3, _server.Executor.Launched.Count);
+        var fourth = await (await admin.GetAsync($"/api/v1/workloads/{ids[3]}")).ReadJsonAsync();
+        var fifth = await (await admin.GetAsync($"/api/v1/workloads/{ids[4]}")).ReadJsonAsync();
+        Assert.Equal("Pending", fourth["state"]!.GetValue<string>());
+        Assert.Equal(1, fourth["waiting"]!["queuePosition"]!.GetValue<int>());
+        Assert.Equal(2, fifth["waiting"]!["queuePosition"]!.GetValue<int>());
+        Assert.False(string.IsNullOrEmpty(fourth["waiting"]!["reason"]!.GetValue<string>()));
+        Assert.DoesNotContain("default/", fourth["waiting"]!["reason"]!.GetValue<string>(), StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task Cycle_ManyCyclesWithFinishes_KeepsCapacityInvariantsInTheDatabase()
+    {
+        var admin = _server.Admin();
+        var lifecycle = _server.Get<WorkloadLifecycle>();
+        var random = new Random(4711);
+        for (var round = 0; round < 12; round++)
+        {
+            for (var i = 0; i < 3; i++)
+            {
+                (await admin.SubmitAsync(Http.Job(pods: random.Next(1, 3), gpus: random.Next(1, 5)))).EnsureSuccessStatusCode();
+            }
+
+            await _server.CycleAsync();
+            await AssertInvariantsFromDatabaseAsync();
+            var launched = _server.Executor.Launched.ToList();
+            foreach (var plan in launched.Where(_ => random.Next(2) == 0))
+            {
+                await lifecycle.StartedAsync(plan.WorkloadId, plan.Attempt, [], CancellationToken.None);
+                await lifecycle.EndedAsync(plan.WorkloadId, plan.Attempt, new AttemptOutcome(OutcomeKind.Exited, 0, ""), CancellationToken.None);
+                _server.Executor.Launched.Remove(plan);
+            }
+        }
+
+        await using var db = _server.Db();
+        Assert.True(await db.Workloads.CountAsync(w => w.State == WorkloadStates.Succeeded) > 0, "seed 4711: nothing finished");
+    }
+
+    [Fact]
+    public async Task Report_FromAStaleAttempt_IsRejectedAndRetriesAreNumbered()
+    {
+        var admin = _server.Admin();
+        var id = (await (await admin.SubmitAsync(Http.Job(retries: 1))).ReadJsonAsync())["id"]!.GetValue<string>();
+        var lifecycle = _server.Get<WorkloadLifecycle>();
+        await _server.CycleAsync();
+        Assert.True(await lifecycle.StartedAsync(id, 1, [], CancellationToken.None));
+        Assert.True(await lifecycle.EndedAsync(id, 1, new AttemptOutcome(OutcomeKind.Exited, 2, "exit code 2"), CancellationToken.None));
+        await _server.CycleAsync();
+        Assert.False(await lifecycle.EndedAsync(id, 1, new AttemptOutcome(OutcomeKind.Exited, 0, ""), CancellationToken.None));
+        Assert.True(await lifecycle.EndedAsync(id, 2, new AttemptOutcome(OutcomeKind.Exited, 5, "exit code 5"), CancellationToken.None));
+        var w = await (await admin.GetAsync($"/api/v1/workloads/{id}")).ReadJsonAsync();
+        Assert.Equal("Failed", w["state"]!.GetValue<string>());
+        Assert.Equal(5, w["exitCode"]!.GetValue<int>());
+        Assert.Equal([1, 2], w["attempts"]!.AsArray().Select(a => a!["number"]!.GetValue<int>()));
+    }
+
+    [Fact]
+    public async Task Cancel_RunningWorkload_TellsTheExecutorAndEndsCancelledWhenItStops()
+    {
+        var admin = _server.Admin();
+        var id = (await (await admin.SubmitAsync(Http.Job())).ReadJsonAsync())["id"]!.GetValue<string>();
+        var pending = (await (await admin.SubmitAsync(Http.Job(gpus: 4))).ReadJsonAsync())["id"]!.GetValue<string>();
+        await _server.CycleAsync();
+        var cancel = await admin.PostAsync($"/api/v1/workloads/{id}/cancel", null);
+        Assert.Equal(HttpStatusCode.OK, cancel.StatusCode);
+        Assert.Contains(_server.Executor.Stopped, s => s.Id == id && s.Attempt == 1);
+        await _server.Get<WorkloadLifecycle>().EndedAsync(id, 1, new AttemptOutcome(OutcomeKind.Cancelled, 143, "cancelled"), CancellationToken.None);
+        Assert.Equal("Cancelled", (await (await admin.GetAsync($"/api/v1/workloads/{id}")).ReadJsonAsync())["state"]!.GetValue<string>());
+        await admin.PostAsync($"/api/v1/workloads/{pending}/cancel", null);
+        var w = await (await admin.GetAsync($"/api/v1/workloads/{pending}")).ReadJsonAsync();
+        Assert.True(w["state"]!.GetValue<string>() is "Cancelled" or "Admitted");
+    }
+
+    [Fact]
+    public async Task Cycle_HigherPriority_PreemptsAndTheVictimIsRequeuedAndStopped()
+    {
+        var admin = _server.Admin();
+        var low = new List<string>();
+        for (var i = 0; i < 2; i++)
+        {
+            low.Add((await (await admin.SubmitAsync(Http.Job(gpus: 4))).ReadJsonAsync())["id"]!.GetValue<string>());
+        }
+
+        await _server.CycleAsync();
+        var high = (await (await admin.SubmitAsync(Http.Job(gpus: 4, priority: 100))).ReadJsonAsync())["id"]!.GetValue<string>();
+        await _server.CycleAsync();
+        await AssertInvariantsFromDatabaseAsync();
+        var w = await (await admin.GetAsync($"/api/v1/workloads/{high}")).ReadJsonAsync();
+        Assert.Equal("Admitted", w["state"]!.GetValue<string>());
+        var victim = Assert.Single(_server.Executor.Stopped);
+        Assert.Contains(victim.Id, low);
+        Assert.Equal("Pending", (await (await admin.GetAsync($"/api/v1/workloads/{victim.Id}")).ReadJsonAsync())["state"]!.GetValue<string>());
+        Assert.False(await _server.Get<WorkloadLifecycle>().EndedAsync(victim.Id, 1, new AttemptOutcome(OutcomeKind.Cancelled, 143, ""), CancellationToken.None));
+    }
+
+    [Fact]
+    public async Task Drain_Node_RequeuesItsWorkloadsAndPlacesNothingThere()
+    {
+        var admin = _server.Admin();
+        var id = (await (await admin.SubmitAsync(Http.Job(gpus: 4))).ReadJsonAsync())["id"]!.GetValue<string>();
+        await _server.CycleAsync();
+        var node = (await (await admin.GetAsync($"/api/v1/workloads/{id}")).ReadJsonAsync())["placement"]![0]!["node"]!.GetValue<string>();
+        (await admin.PostAsync($"/api/v1/nodes/{node}/drain", null)).EnsureSuccessStatusCode();
+        await _server.CycleAsync();
+        var w = await (await admin.GetAsync($"/api/v1/workloads/{id}")).ReadJsonAsync();
+        Assert.Contains(_server.Executor.Stopped, s => s.Id == id);
+        Assert.NotEqual(node, w["placement"]!.AsArray().FirstOrDefault()?["node"]?.GetValue<string>());
+    }
+}
