@@ -21,6 +21,19 @@ internal static class CliOutput
 
     public static void WriteJson(JsonNode node) => Console.WriteLine(node.ToJsonString(Indented));
 
+    /// <summary>The answer as JSON with <c>-o json</c>, otherwise as one line of text for a person.</summary>
+    public static void Write(ParseResult parse, JsonNode node, Func<string> text)
+    {
+        if (Json(parse))
+        {
+            WriteJson(node);
+        }
+        else
+        {
+            Console.WriteLine(text());
+        }
+    }
+
     public static void Table(string[] columns, IEnumerable<string[]> rows)
     {
         var table = new Table().Border(TableBorder.Rounded);

@@ -79,14 +79,7 @@ internal static class NodeCommand
         {
             using var client = ApiClient.FromLogin();
             var n = await client.SendAsync(HttpMethod.Post, $"api/v1/nodes/{Uri.EscapeDataString(parse.GetValue(name)!)}/{verb}", "{}", ct: ct);
-            if (CliOutput.Json(parse))
-            {
-                CliOutput.WriteJson(n);
-            }
-            else
-            {
-                Console.WriteLine($"{CliOutput.Text(n["name"])}: cordoned={CliOutput.Text(n["cordoned"])} draining={CliOutput.Text(n["draining"])}");
-            }
+            CliOutput.Write(parse, n, () => $"{CliOutput.Text(n["name"])}: cordoned={CliOutput.Text(n["cordoned"])} draining={CliOutput.Text(n["draining"])}");
 
             return ExitCodes.Ok;
         }));
@@ -106,14 +99,7 @@ internal static class TenantCommand
         {
             using var client = ApiClient.FromLogin();
             var t = await client.SendAsync(HttpMethod.Post, "api/v1/tenants", new JsonObject { ["name"] = parse.GetValue(name), ["displayName"] = parse.GetValue(display) }.ToJsonString(), ct: ct);
-            if (CliOutput.Json(parse))
-            {
-                CliOutput.WriteJson(t);
-            }
-            else
-            {
-                Console.WriteLine($"Created tenant {CliOutput.Text(t["name"])} with queue 'default'. Add a user: POST /api/v1/tenants/{CliOutput.Text(t["name"])}/users, then `aicc token create --tenant {CliOutput.Text(t["name"])} --user NAME`.");
-            }
+            CliOutput.Write(parse, t, () => $"Created tenant {CliOutput.Text(t["name"])} with queue 'default'. Add a user: POST /api/v1/tenants/{CliOutput.Text(t["name"])}/users, then `aicc token create --tenant {CliOutput.Text(t["name"])} --user NAME`.");
 
             return ExitCodes.Ok;
         }));
@@ -144,14 +130,7 @@ internal static class QuotaCommand
             using var client = ApiClient.FromLogin();
             var path = $"api/v1/queues/{Uri.EscapeDataString(parse.GetValue(queue)!)}/quotas" + (parse.GetValue(tenant) is { } t ? $"?tenant={Uri.EscapeDataString(t)}" : "");
             var q = await client.SendAsync(HttpMethod.Put, path, new JsonObject { ["quotas"] = quotas }.ToJsonString(), ct: ct);
-            if (CliOutput.Json(parse))
-            {
-                CliOutput.WriteJson(q);
-            }
-            else
-            {
-                Console.WriteLine($"Quotas of {CliOutput.Text(q["tenant"])}/{CliOutput.Text(q["name"])}: {q["quotas"]!.ToJsonString()}");
-            }
+            CliOutput.Write(parse, q, () => $"Quotas of {CliOutput.Text(q["tenant"])}/{CliOutput.Text(q["name"])}: {q["quotas"]!.ToJsonString()}");
 
             return ExitCodes.Ok;
         }));

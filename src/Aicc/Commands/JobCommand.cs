@@ -137,14 +137,7 @@ internal static class JobCommand
             using var client = ApiClient.FromLogin();
             var headers = new Dictionary<string, string> { ["Idempotency-Key"] = parse.GetValue(key) ?? Guid.NewGuid().ToString() };
             var created = await client.SendAsync(HttpMethod.Post, "api/v1/workloads", spec, headers, ct);
-            if (CliOutput.Json(parse))
-            {
-                CliOutput.WriteJson(created);
-            }
-            else
-            {
-                Console.WriteLine($"Submitted {CliOutput.Text(created["id"])} to queue {CliOutput.Text(created["queue"])}; follow it with `aicc job logs -f {CliOutput.Text(created["id"])}`.");
-            }
+            CliOutput.Write(parse, created, () => $"Submitted {CliOutput.Text(created["id"])} to queue {CliOutput.Text(created["queue"])}; follow it with `aicc job logs -f {CliOutput.Text(created["id"])}`.");
 
             return ExitCodes.Ok;
         }));
@@ -265,14 +258,7 @@ internal static class JobCommand
         {
             using var client = ApiClient.FromLogin();
             var w = await client.SendAsync(HttpMethod.Post, $"api/v1/workloads/{Uri.EscapeDataString(parse.GetValue(id)!)}/cancel", "{}", ct: ct);
-            if (CliOutput.Json(parse))
-            {
-                CliOutput.WriteJson(w);
-            }
-            else
-            {
-                Console.WriteLine($"{CliOutput.Text(w["id"])}: {CliOutput.Text(w["state"])} ({CliOutput.Text(w["reason"])})");
-            }
+            CliOutput.Write(parse, w, () => $"{CliOutput.Text(w["id"])}: {CliOutput.Text(w["state"])} ({CliOutput.Text(w["reason"])})");
 
             return ExitCodes.Ok;
         }));
