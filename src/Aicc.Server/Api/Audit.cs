@@ -12,7 +12,7 @@ namespace Aicc.Server.Api;
 /// and path, never the body or query), when and the outcome. Records are queued and written in
 /// batches so auditing does not add a database commit to every request.
 /// </summary>
-public sealed partial class AuditLog(IServiceScopeFactory scopes, ILogger<AuditLog> logger) : BackgroundService
+public sealed partial class AuditLog(IServiceScopeFactory scopes, DbWriter writer, ILogger<AuditLog> logger) : BackgroundService
 {
     private readonly Channel<AuditRow> _queue = Channel.CreateBounded<AuditRow>(new BoundedChannelOptions(100_000) { FullMode = BoundedChannelFullMode.Wait });
     private long _pending;
@@ -72,7 +72,10 @@ public sealed partial class AuditLog(IServiceScopeFactory scopes, ILogger<AuditL
             using var scope = scopes.CreateScope();
             var db = scope.ServiceProvider.GetRequiredService<AiccDb>();
             db.Audit.AddRange(batch);
-            await db.SaveChangesAsync(ct);
+            using (await writer.AcquireAsync(ct))
+            {
+                await db.SaveChangesAsync(ct);
+            }
         }
         catch (Exception e) when (e is Microsoft.EntityFrameworkCore.DbUpdateException or Microsoft.Data.Sqlite.SqliteException)
         {

@@ -69,7 +69,7 @@ public static class WorkloadEndpoints
             withSpec ? spec : null);
     }
 
-    private static async Task<IResult> SubmitAsync(HttpContext http, AiccDb db, ServerContext server, SubmitValidator validator, string? tenant, CancellationToken ct)
+    private static async Task<IResult> SubmitAsync(HttpContext http, AiccDb db, DbWriter writer, ServerContext server, SubmitValidator validator, string? tenant, CancellationToken ct)
     {
         var caller = http.RequireCaller();
         if (!caller.TryResolveTenant(tenant, out var tenantId))
@@ -105,15 +105,6 @@ public static class WorkloadEndpoints
 
         var canonical = JsonSerializer.Serialize(spec, JsonBody.Options);
         var hash = SHA256.HashData(System.Text.Encoding.UTF8.GetBytes(canonical));
-        if (key.Length > 0)
-        {
-            var existing = await db.Workloads.AsNoTracking().FirstOrDefaultAsync(x => x.TenantId == tenantId && x.IdempotencyKey == key, ct);
-            if (existing is not null)
-            {
-                return Replay(http, existing, hash);
-            }
-        }
-
         var row = new WorkloadRow
         {
             Id = id,
@@ -127,23 +118,33 @@ public static class WorkloadEndpoints
             RequestHash = hash,
             Reason = "waiting: not yet considered by a scheduling cycle",
         };
-        db.Workloads.Add(row);
-        db.Events.Add(new EventRow { WorkloadId = id, At = now, Type = "Submitted", Message = $"by {caller.UserName} to queue {spec.Queue}" });
+        WorkloadRow stored;
         try
         {
-            await db.SaveChangesAsync(ct);
+            // One writer inserts every workload, so the key check and the insert cannot interleave
+            // with another submission's; the unique index still guards other processes.
+            stored = await writer.WriteAsync(
+                async (wdb, wct) =>
+                {
+                    if (key.Length > 0 && await wdb.Workloads.AsNoTracking().FirstOrDefaultAsync(x => x.TenantId == tenantId && x.IdempotencyKey == key, wct) is { } existing)
+                    {
+                        return existing;
+                    }
+
+                    wdb.Workloads.Add(row);
+                    wdb.Events.Add(new EventRow { WorkloadId = id, At = now, Type = "Submitted", Message = $"by {caller.UserName} to queue {spec.Queue}" });
+                    return row;
+                },
+                ct);
         }
         catch (DbUpdateException) when (key.Length > 0)
         {
-            // A concurrent request with the same key won the insert; answer as its replay.
-            db.ChangeTracker.Clear();
-            var existing = await db.Workloads.AsNoTracking().FirstOrDefaultAsync(x => x.TenantId == tenantId && x.IdempotencyKey == key, ct);
-            if (existing is null)
-            {
-                throw;
-            }
+            stored = await db.Workloads.AsNoTracking().FirstOrDefaultAsync(x => x.TenantId == tenantId && x.IdempotencyKey == key, ct) ?? throw new InvalidOperationException("a workload insert failed without a conflicting key");
+        }
 
-            return Replay(http, existing, hash);
+        if (!ReferenceEquals(stored, row))
+        {
+            return Replay(http, stored, hash);
         }
 
         server.Signal.Wake();

@@ -10,12 +10,15 @@ namespace Aicc.Server.Execution;
 
 /// <summary>
 /// The state changes that do not come from the scheduling cycle: an attempt started or ended, a
-/// cancel. Each is one transaction guarded by the row version; a report about an attempt that is no
-/// longer the workload's current, live attempt is rejected.
+/// cancel. Each is guarded by the row version and goes through the <see cref="DbWriter"/>, which
+/// commits many of them together; a report about an attempt that is no longer the workload's
+/// current, live attempt is rejected.
 /// </summary>
-public sealed partial class WorkloadLifecycle(IServiceScopeFactory scopes, ServerContext server, IServiceProvider services, ILogger<WorkloadLifecycle> logger)
+public sealed partial class WorkloadLifecycle(DbWriter writer, ServerContext server, IServiceProvider services, ILogger<WorkloadLifecycle> logger)
 {
     public const int MaxLostAttempts = 3;
+
+    private DeviceMap? _devices;
 
     public async Task<bool> StartedAsync(string workloadId, int attempt, IReadOnlyList<ProcessRecord> processes, CancellationToken ct)
     {
@@ -37,7 +40,6 @@ public sealed partial class WorkloadLifecycle(IServiceScopeFactory scopes, Serve
             w.StartedAt ??= now;
             w.Version++;
             db.Events.Add(new EventRow { WorkloadId = workloadId, At = now, Type = "Started", Message = $"attempt {attempt}: {processes.Count} process(es)" });
-            await db.SaveChangesAsync(ct);
             return true;
         }, ct);
     }
@@ -67,7 +69,7 @@ public sealed partial class WorkloadLifecycle(IServiceScopeFactory scopes, Serve
                 OutcomeKind.Lost => AttemptStates.Lost,
                 _ => AttemptStates.Failed,
             };
-            Meter(db, w, a, now);
+            await MeterAsync(db, w, a, now, ct);
 
             string type;
             if (w.CancelRequested || outcome.Kind == OutcomeKind.Cancelled)
@@ -112,7 +114,6 @@ public sealed partial class WorkloadLifecycle(IServiceScopeFactory scopes, Serve
 
             w.Version++;
             db.Events.Add(new EventRow { WorkloadId = workloadId, At = now, Type = type, Message = $"attempt {attempt}: {outcome.Kind} {outcome.ExitCode?.ToString(System.Globalization.CultureInfo.InvariantCulture) ?? ""} {outcome.Message}".Trim() });
-            await db.SaveChangesAsync(ct);
             return true;
         }, ct);
         server.Signal.Wake();
@@ -146,7 +147,6 @@ public sealed partial class WorkloadLifecycle(IServiceScopeFactory scopes, Serve
 
             w.Version++;
             db.Events.Add(new EventRow { WorkloadId = workloadId, At = now, Type = "CancelRequested", Message = $"by {by}" });
-            await db.SaveChangesAsync(ct);
             return w;
         }, ct);
         if (stop is { } s)
@@ -176,7 +176,7 @@ public sealed partial class WorkloadLifecycle(IServiceScopeFactory scopes, Serve
     }
 
     /// <summary>Records what an attempt used: accelerator milli-seconds per model, SCU and CPU milli-seconds.</summary>
-    private void Meter(AiccDb db, WorkloadRow w, AttemptRow a, DateTimeOffset now)
+    private async Task MeterAsync(AiccDb db, WorkloadRow w, AttemptRow a, DateTimeOffset now, CancellationToken ct)
     {
         var from = a.StartedAt ?? a.AdmittedAt;
         var ms = Math.Max(0, (long)(now - from).TotalMilliseconds);
@@ -188,7 +188,7 @@ public sealed partial class WorkloadLifecycle(IServiceScopeFactory scopes, Serve
         var spec = JsonSerializer.Deserialize<JobSpec>(w.SpecJson, JsonBody.Options)!;
         var byModel = new Dictionary<string, (long Acc, long Scu)>(StringComparer.Ordinal);
         long cpu = 0;
-        var nodes = db.Nodes.AsNoTracking().ToDictionary(n => n.Name, n => JsonSerializer.Deserialize<List<Inventory.DeviceRecord>>(n.DevicesJson, JsonBody.Options) ?? []);
+        var nodes = await DevicesAsync(db, ct);
         foreach (var pod in PlacementDto.Read(a.PlacementJson))
         {
             var set = spec.PodSets?.FirstOrDefault(p => (p.Name ?? "main") == pod.PodSet) ?? spec.PodSets?.FirstOrDefault();
@@ -226,15 +226,28 @@ public sealed partial class WorkloadLifecycle(IServiceScopeFactory scopes, Serve
         }
     }
 
+    /// <summary>The devices of every node, read again only when the configuration version changes.</summary>
+    private async Task<Dictionary<string, List<Inventory.DeviceRecord>>> DevicesAsync(AiccDb db, CancellationToken ct)
+    {
+        var version = server.Signal.ConfigVersion;
+        if (_devices is { } cached && cached.Version == version)
+        {
+            return cached.Devices;
+        }
+
+        var rows = await db.Nodes.AsNoTracking().ToListAsync(ct);
+        var devices = rows.ToDictionary(n => n.Name, n => JsonSerializer.Deserialize<List<Inventory.DeviceRecord>>(n.DevicesJson, JsonBody.Options) ?? [], StringComparer.Ordinal);
+        _devices = new DeviceMap(version, devices);
+        return devices;
+    }
+
     private async Task<T> RetryAsync<T>(Func<AiccDb, Task<T>> action, CancellationToken ct)
     {
         for (var i = 0; ; i++)
         {
-            using var scope = scopes.CreateScope();
-            var db = scope.ServiceProvider.GetRequiredService<AiccDb>();
             try
             {
-                return await action(db);
+                return await writer.WriteAsync((db, _) => action(db), ct);
             }
             catch (DbUpdateConcurrencyException) when (i < 20)
             {
@@ -242,6 +255,8 @@ public sealed partial class WorkloadLifecycle(IServiceScopeFactory scopes, Serve
             }
         }
     }
+
+    private sealed record DeviceMap(long Version, Dictionary<string, List<Inventory.DeviceRecord>> Devices);
 
     [LoggerMessage(EventId = 2001, Level = LogLevel.Information, Message = "Rejected a stale '{What}' report for workload {WorkloadId} attempt {Attempt}")]
     private static partial void LogStale(ILogger logger, string workloadId, int attempt, string what);

@@ -57,6 +57,7 @@ public static class AiccServerHost
         services.AddSingleton<WaitingBoard>();
         services.AddSingleton<ServerMetrics>();
         services.AddSingleton<SubmitValidator>();
+        services.AddSingleton<DbWriter>();
         services.AddSingleton<WorkloadLifecycle>();
         services.AddSingleton(InstallationIdFactory.Create);
         services.AddSingleton<IWorkloadExecutor>(sp => options.Executor == "none"

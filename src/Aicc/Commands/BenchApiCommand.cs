@@ -25,25 +25,33 @@ internal static class BenchApiCommand
     {
         var jobs = new Option<int>("--jobs") { Description = "Jobs to submit (1..100000).", DefaultValueFactory = _ => 2000 };
         var concurrency = new Option<int>("--concurrency") { Description = "Concurrent clients (1..256).", DefaultValueFactory = _ => 8 };
-        var command = new Command("api", "Submit→admitted→started throughput and submit latency of the real server on SQLite.") { jobs, concurrency };
+        var policy = new Option<string>("--policy") { Description = "Placement policy of the server (a built-in name).", DefaultValueFactory = _ => "aicc" };
+        var command = new Command("api", "Submit→admitted→started throughput and submit latency of the real server on SQLite.") { jobs, concurrency, policy };
         command.SetAction(async (parse, ct) =>
         {
             var n = parse.GetValue(jobs);
             var c = parse.GetValue(concurrency);
+            var p = parse.GetValue(policy)!;
             if (n is < 1 or > 100_000 || c is < 1 or > 256)
             {
                 await Console.Error.WriteLineAsync("error: --jobs must be 1..100000 and --concurrency 1..256");
                 return ExitCodes.Usage;
             }
 
-            var result = await RunAsync(n, c, ct);
+            if (Aicc.Scheduling.Framework.PluginRegistry.Resolve(p, out var problems) is null)
+            {
+                await Console.Error.WriteLineAsync($"error: --policy: {string.Join("; ", problems)}");
+                return ExitCodes.Usage;
+            }
+
+            var result = await RunAsync(n, c, p, ct);
             Console.WriteLine(JsonSerializer.Serialize(result, JsonOutput.Options));
             return ExitCodes.Ok;
         });
         return command;
     }
 
-    private static async Task<Dictionary<string, object>> RunAsync(int jobs, int concurrency, CancellationToken ct)
+    private static async Task<Dictionary<string, object>> RunAsync(int jobs, int concurrency, string policy, CancellationToken ct)
     {
         var dir = Directory.CreateTempSubdirectory("aicc-bench-").FullName;
         var port = FreePort();
@@ -59,6 +67,7 @@ internal static class BenchApiCommand
             RateLimitPerSecond = 1_000_000,
             RateLimitBurst = 1_000_000,
             CycleIntervalSeconds = 0.05,
+            Policy = policy,
         };
         var builder = AiccServerHost.CreateHostBuilder(options).ConfigureLogging(l => l.SetMinimumLevel(LogLevel.Warning));
         using var host = builder.Build();
@@ -106,17 +115,25 @@ internal static class BenchApiCommand
             while (started < jobs && deadline.Elapsed < TimeSpan.FromMinutes(5));
 
             var totalSeconds = wall.Elapsed.TotalSeconds;
+            var metrics = host.Services.GetRequiredService<Aicc.Server.Scheduling.ServerMetrics>();
+            var writer = host.Services.GetRequiredService<DbWriter>();
             Array.Sort(latencies);
             return new Dictionary<string, object>
             {
                 ["jobs"] = jobs,
                 ["concurrency"] = concurrency,
+                ["policy"] = policy,
                 ["started"] = started,
                 ["submit_per_s"] = Math.Round(jobs / submitSeconds, 1),
                 ["submit_to_started_per_s"] = Math.Round(started / totalSeconds, 1),
                 ["p50_submit_ms"] = Math.Round(latencies[(int)(0.50 * (jobs - 1))], 2),
                 ["p99_submit_ms"] = Math.Round(latencies[(int)(0.99 * (jobs - 1))], 2),
                 ["max_submit_ms"] = Math.Round(latencies[^1], 2),
+                ["cycles"] = metrics.Cycles,
+                ["avg_cycle_ms"] = Math.Round(metrics.Cycles == 0 ? 0 : metrics.CycleSecondsSum * 1000 / metrics.Cycles, 2),
+                ["cycle_conflicts"] = metrics.Counters.GetValueOrDefault("aicc_cycle_conflicts_total"),
+                ["db_commits"] = writer.Commits,
+                ["db_writes"] = writer.Writes,
                 ["wall_s"] = Math.Round(totalSeconds, 3),
             };
         }
