@@ -30,7 +30,7 @@ public sealed class EndToEndTests : IAsyncLifetime
         _server.BeginOutputReadLine();
         _server.BeginErrorReadLine();
         using var http = new HttpClient();
-        for (var i = 0; i < 200; i++)
+        for (var i = 0; i < 600; i++)
         {
             try
             {
@@ -47,7 +47,7 @@ public sealed class EndToEndTests : IAsyncLifetime
             await Task.Delay(100);
         }
 
-        throw new TimeoutException("aicc server did not become ready in 20 s");
+        throw new TimeoutException("aicc server did not become ready in 60 s");
     }
 
     public ValueTask DisposeAsync()

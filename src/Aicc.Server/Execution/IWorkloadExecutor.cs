@@ -50,6 +50,12 @@ public interface IWorkloadExecutor
     /// </summary>
     Task<IReadOnlyList<ActiveAttempt>> ReconcileAsync(IReadOnlyList<ActiveAttempt> active, CancellationToken ct);
 
+    /// <summary>
+    /// How an attempt that <see cref="ReconcileAsync"/> found gone ended while the server was down,
+    /// when the executor recorded it; null when nobody knows (the attempt is then settled as lost).
+    /// </summary>
+    AttemptOutcome? OutcomeWhileAway(ActiveAttempt attempt) => null;
+
     /// <summary>How many attempts it is running now.</summary>
     int RunningCount { get; }
 }

@@ -140,7 +140,8 @@ public sealed partial class ServerInitializer(IServiceProvider services, ServerC
         var gone = await executor.ReconcileAsync(attempts, ct);
         foreach (var a in gone)
         {
-            await lifecycle.EndedAsync(a.WorkloadId, a.Attempt, new AttemptOutcome(OutcomeKind.Lost, null, "the server restarted and the attempt's processes were gone"), ct);
+            var outcome = executor.OutcomeWhileAway(a) ?? new AttemptOutcome(OutcomeKind.Lost, null, "the server restarted and the attempt's processes were gone");
+            await lifecycle.EndedAsync(a.WorkloadId, a.Attempt, outcome, ct);
         }
 
         LogReconciled(logger, attempts.Count - gone.Count, gone.Count);

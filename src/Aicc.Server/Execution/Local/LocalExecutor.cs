@@ -15,6 +15,16 @@ namespace Aicc.Server.Execution.Local;
 /// </summary>
 public sealed partial class LocalExecutor(ServerContext server, WorkloadLifecycle lifecycle, InstallationId installation, ILogger<LocalExecutor> logger) : IWorkloadExecutor
 {
+    /// <summary>
+    /// The one fixed script every pod runs under (never built from input): it runs the pod's argument
+    /// vector exactly as given through "$@", then writes the exit status to $AICC_EXIT_FILE. A server
+    /// restarted while the pod ran is not its parent and cannot wait for it; the file tells it how the
+    /// pod ended. The TERM/INT trap only defers the shell's own exit until the program has ended.
+    /// </summary>
+    internal const string Shim =
+        "trap : TERM INT; \"$@\"; code=$?; printf '%s\\n' \"$code\" > \"$AICC_EXIT_FILE.tmp\" && mv -f \"$AICC_EXIT_FILE.tmp\" \"$AICC_EXIT_FILE\"; exit $code";
+
+    private const string Shell = "/bin/sh";
     private static readonly TimeSpan Poll = TimeSpan.FromMilliseconds(50);
     private readonly ConcurrentDictionary<string, Run> _runs = new(StringComparer.Ordinal);
     private readonly ConcurrentDictionary<(string, int), string> _stopsBeforeLaunch = new();
@@ -61,7 +71,7 @@ public sealed partial class LocalExecutor(ServerContext server, WorkloadLifecycl
             var leaders = live.GetValueOrDefault(key)?.Where(p => p.Leader).ToList() ?? [];
             if (leaders.Count == a.PodCount && a.PodCount > 0)
             {
-                var pods = leaders.Select((p, i) => new Pod($"adopted-{i}", p.Pid, p.Start, Adopted: true)).ToList();
+                var pods = leaders.Select((p, i) => new Pod($"adopted-{i}", p.Pid, p.Start, Adopted: true, ProcFs.Variable(p.Pid, ProcFs.ExitFileVariable))).ToList();
                 var run = new Run(a.WorkloadId, a.Attempt, pods, a.StartedAt.AddSeconds(a.TimeLimitSeconds));
                 _runs[a.WorkloadId] = run;
                 _ = MonitorAsync(run);
@@ -90,6 +100,24 @@ public sealed partial class LocalExecutor(ServerContext server, WorkloadLifecycl
         return Task.FromResult<IReadOnlyList<ActiveAttempt>>(gone);
     }
 
+    public AttemptOutcome? OutcomeWhileAway(ActiveAttempt attempt)
+    {
+        var dir = server.Data.AttemptDirectory(attempt.WorkloadId, attempt.Attempt);
+        if (attempt.PodCount == 0 || !Directory.Exists(dir))
+        {
+            return null;
+        }
+
+        var codes = Directory.EnumerateFiles(dir, "*.exit").Select(RecordedExit).ToList();
+        if (codes.Count != attempt.PodCount || codes.Any(c => c is null))
+        {
+            return null;
+        }
+
+        var code = codes.FirstOrDefault(c => c != 0) ?? 0;
+        return new AttemptOutcome(OutcomeKind.Exited, code, code == 0 ? "ended while the server was down" : $"exit code {code} while the server was down");
+    }
+
     private async Task LaunchAsync(LaunchPlan plan)
     {
         try
@@ -112,11 +140,14 @@ public sealed partial class LocalExecutor(ServerContext server, WorkloadLifecycl
             var masterPort = FreePort();
             var nodes = plan.Pods.Select(p => p.Node).Distinct(StringComparer.Ordinal).ToList();
             var pods = new List<Pod>();
+            var attemptDir = server.Data.AttemptDirectory(plan.WorkloadId, plan.Attempt);
             foreach (var pod in plan.Pods.OrderBy(p => p.Rank))
             {
-                var env = Environment(plan, pod, nodes, masterPort, workDir);
-                var pid = Posix.Spawn(
-                    plan.Spec.Command!,
+                var exitFile = Path.Combine(attemptDir, $"{pod.PodSet}-{pod.Index}.exit");
+                var env = Environment(plan, pod, nodes, masterPort, workDir, exitFile);
+                var argv = ShimArgv(plan.Spec.Command!, env, workDir);
+                var pid = argv is null ? -2 : Posix.Spawn(
+                    argv,
                     env,
                     workDir,
                     server.Data.LogPath(plan.WorkloadId, plan.Attempt, pod.PodSet, pod.Index, stderr: false),
@@ -134,7 +165,7 @@ public sealed partial class LocalExecutor(ServerContext server, WorkloadLifecycl
                     return;
                 }
 
-                pods.Add(new Pod($"{pod.PodSet}-{pod.Index}", pid, ProcFs.Stat(pid)?.StartTime ?? 0, Adopted: false));
+                pods.Add(new Pod($"{pod.PodSet}-{pod.Index}", pid, ProcFs.Stat(pid)?.StartTime ?? 0, Adopted: false, exitFile));
             }
 
             var run = new Run(plan.WorkloadId, plan.Attempt, pods, server.Time.GetUtcNow().AddSeconds(plan.Spec.EffectiveTimeLimitSeconds));
@@ -154,7 +185,57 @@ public sealed partial class LocalExecutor(ServerContext server, WorkloadLifecycl
         }
     }
 
-    private List<string> Environment(LaunchPlan plan, PlacementDto pod, List<string> nodes, int masterPort, string workDir)
+    /// <summary>
+    /// The shim's argument vector around the pod's own, with the program resolved first (in the work
+    /// directory when it names a path, else on the pod's PATH) so a missing program is reported as
+    /// such and a name like "exit" can never reach the shell as a builtin. Null when not found.
+    /// </summary>
+    internal static List<string>? ShimArgv(IReadOnlyList<string> command, IReadOnlyList<string> env, string workDir)
+    {
+        var program = command[0];
+        string? resolved = null;
+        if (program.Contains('/', StringComparison.Ordinal))
+        {
+            resolved = IsExecutable(Path.Combine(workDir, program)) ? program : null;
+        }
+        else
+        {
+            var path = env.FirstOrDefault(e => e.StartsWith("PATH=", StringComparison.Ordinal))?["PATH=".Length..] ?? "/usr/local/bin:/usr/bin:/bin";
+            resolved = path.Split(':', StringSplitOptions.RemoveEmptyEntries)
+                .Select(dir => Path.Combine(Path.IsPathRooted(dir) ? dir : Path.Combine(workDir, dir), program))
+                .FirstOrDefault(IsExecutable);
+        }
+
+        if (resolved is null)
+        {
+            return null;
+        }
+
+        if (!File.Exists(Shell))
+        {
+            return [resolved, .. command.Skip(1)];
+        }
+
+        return [Shell, "-c", Shim, "aicc-pod", resolved, .. command.Skip(1)];
+    }
+
+    private static bool IsExecutable(string path) =>
+        File.Exists(path) && (OperatingSystem.IsWindows() || (File.GetUnixFileMode(path) & (UnixFileMode.UserExecute | UnixFileMode.GroupExecute | UnixFileMode.OtherExecute)) != 0);
+
+    /// <summary>The status the shim recorded, or null when it wrote none (killed, or never started).</summary>
+    internal static int? RecordedExit(string? exitFile)
+    {
+        try
+        {
+            return exitFile is not null && File.Exists(exitFile) && int.TryParse(File.ReadAllText(exitFile).Trim(), NumberStyles.None, CultureInfo.InvariantCulture, out var code) ? code : null;
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            return null;
+        }
+    }
+
+    private List<string> Environment(LaunchPlan plan, PlacementDto pod, List<string> nodes, int masterPort, string workDir, string exitFile)
     {
         var env = new Dictionary<string, string>(StringComparer.Ordinal);
         foreach (var name in new[] { "PATH", "HOME", "USER", "LANG", "LC_ALL", "TZ", "TMPDIR", "VIRTUAL_ENV", "PYTHONPATH" })
@@ -185,6 +266,7 @@ public sealed partial class LocalExecutor(ServerContext server, WorkloadLifecycl
         env["AICC_ACCELERATOR_MILLI"] = pod.Devices.Count == 0 ? "0" : pod.MilliPerDevice.ToString(inv);
         env["AICC_WORK_DIR"] = workDir;
         env[ProcFs.MarkerVariable] = $"{installation.Value}:{plan.WorkloadId}:{plan.Attempt}";
+        env[ProcFs.ExitFileVariable] = exitFile;
         env["RANK"] = pod.Rank.ToString(inv);
         env["WORLD_SIZE"] = plan.Pods.Count.ToString(inv);
         env["LOCAL_RANK"] = sameNode.FindIndex(p => p.Rank == pod.Rank).ToString(inv);
@@ -225,7 +307,7 @@ public sealed partial class LocalExecutor(ServerContext server, WorkloadLifecycl
                     {
                         if (!ProcFs.IsAlive(pod.Pid, pod.StartTime))
                         {
-                            exits[i] = -1;
+                            exits[i] = RecordedExit(pod.ExitFile) ?? -1;
                         }
                     }
                     else if (Posix.TryReap(pod.Pid, out var notChild) is { } code)
@@ -328,7 +410,7 @@ public sealed partial class LocalExecutor(ServerContext server, WorkloadLifecycl
     [LoggerMessage(EventId = 3003, Level = LogLevel.Error, Message = "Could not launch workload {WorkloadId} attempt {Attempt}: {Error}")]
     private static partial void LogLaunchFailed(ILogger logger, string workloadId, int attempt, string error);
 
-    private sealed record Pod(string Name, int Pid, ulong StartTime, bool Adopted);
+    private sealed record Pod(string Name, int Pid, ulong StartTime, bool Adopted, string? ExitFile);
 
     private sealed class Run(string workloadId, int attempt, List<Pod> pods, DateTimeOffset deadline)
     {

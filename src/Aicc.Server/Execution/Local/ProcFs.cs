@@ -8,6 +8,9 @@ internal static class ProcFs
 {
     public const string MarkerVariable = "AICC_MARKER";
 
+    /// <summary>Where the pod's shim writes the exit status; read from a live adopted process's environment.</summary>
+    public const string ExitFileVariable = "AICC_EXIT_FILE";
+
     /// <summary>(state, process group, start time in clock ticks) or null when the pid is gone.</summary>
     public static (char State, int Group, ulong StartTime)? Stat(int pid)
     {
@@ -29,12 +32,14 @@ internal static class ProcFs
     public static bool IsAlive(int pid, ulong startTime) =>
         Stat(pid) is { } s && s.StartTime == startTime && s.State != 'Z' && s.State != 'X';
 
-    public static string? Marker(int pid)
+    public static string? Marker(int pid) => Variable(pid, MarkerVariable);
+
+    public static string? Variable(int pid, string name)
     {
         try
         {
             var bytes = File.ReadAllBytes($"/proc/{pid}/environ");
-            var prefix = Encoding.ASCII.GetBytes(MarkerVariable + "=");
+            var prefix = Encoding.ASCII.GetBytes(name + "=");
             var span = bytes.AsSpan();
             while (span.Length > 0)
             {
