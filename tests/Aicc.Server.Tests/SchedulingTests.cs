@@ -50,6 +50,26 @@ public sealed class SchedulingTests : IDisposable
     }
 
     [Fact]
+    public async Task Stop_AfterCyclesWithUsage_KeepsDecayedFairShareUsageForTheNextStart()
+    {
+        var admin = _server.Admin();
+        (await admin.SubmitAsync(Http.Job(gpus: 2))).EnsureSuccessStatusCode();
+        Assert.Equal(1, await _server.CycleAsync());
+        await Task.Delay(50);
+        await _server.CycleAsync();
+
+        await _server.Get<SchedulingLoop>().StopAsync(CancellationToken.None);
+
+        await using var db = _server.Db();
+        var row = await db.Settings.AsNoTracking().SingleAsync(s => s.Key == SchedulingLoop.FairUsageKey);
+        var saved = JsonSerializer.Deserialize<Aicc.Scheduling.Framework.FairUsageSnapshot>(row.Value, JsonBody.Options)!;
+        var queue = Assert.Single(saved.Usage);
+        Assert.Contains("default", queue.Key, StringComparison.Ordinal);
+        Assert.True(queue.Value["accelerator/A100"] > 0, row.Value);
+        Assert.NotNull(saved.At);
+    }
+
+    [Fact]
     public async Task Cycle_QuotaOfThreeDevices_AdmitsThreeAndExplainsWhyTheRestWait()
     {
         var admin = _server.Admin();

@@ -46,6 +46,58 @@ public sealed partial class Scheduler
         }
     }
 
+    /// <summary>
+    /// The decayed usage of every queue and cohort, by name and resource name, and when it was last
+    /// decayed. A host that rebuilds the scheduler (the server does, every cycle) carries this over with
+    /// <see cref="RestoreFairUsage"/> so fair share remembers history, as the half-life intends.
+    /// </summary>
+    public FairUsageSnapshot SaveFairUsage()
+    {
+        var usage = new Dictionary<string, IReadOnlyDictionary<string, double>>(StringComparer.Ordinal);
+        for (var q = 0; q < _fairUsage.Length; q++)
+        {
+            var byResource = new Dictionary<string, double>(StringComparer.Ordinal);
+            for (var r = 0; r < ResourceNames.Count; r++)
+            {
+                if (_fairUsage[q][r] > 0)
+                {
+                    byResource[ResourceNames.NameOf(r, Catalog)] = _fairUsage[q][r];
+                }
+            }
+
+            if (byResource.Count > 0)
+            {
+                usage[Quotas.NameAt(q)] = byResource;
+            }
+        }
+
+        return new FairUsageSnapshot(_lastFairUpdate, usage);
+    }
+
+    /// <summary>Takes over usage saved from an earlier scheduler; names it no longer has are dropped.</summary>
+    public void RestoreFairUsage(FairUsageSnapshot snapshot)
+    {
+        ArgumentNullException.ThrowIfNull(snapshot);
+        _lastFairUpdate = snapshot.At;
+        for (var q = 0; q < _fairUsage.Length; q++)
+        {
+            Array.Clear(_fairUsage[q]);
+            if (!snapshot.Usage.TryGetValue(Quotas.NameAt(q), out var byResource))
+            {
+                continue;
+            }
+
+            foreach (var (name, value) in byResource)
+            {
+                var r = ResourceNames.IndexOf(name, Catalog);
+                if (r >= 0 && double.IsFinite(value) && value > 0)
+                {
+                    _fairUsage[q][r] = value;
+                }
+            }
+        }
+    }
+
     /// <summary>The queue's dominant share of its entitlement (0 = nothing used).</summary>
     public double FairShare(string queue) => FairShare(Quotas.QueueIndex(queue));
 
@@ -90,3 +142,6 @@ public sealed partial class Scheduler
         return capacity;
     }
 }
+
+/// <summary>Decayed fair-share usage by queue or cohort name and resource name (see <see cref="Scheduler.SaveFairUsage"/>).</summary>
+public sealed record FairUsageSnapshot(DateTimeOffset? At, IReadOnlyDictionary<string, IReadOnlyDictionary<string, double>> Usage);

@@ -1,5 +1,6 @@
 using System.Diagnostics;
 using System.Text.Json;
+using Aicc.Scheduling.Framework;
 using Aicc.Scheduling.Model;
 using Aicc.Server.Api;
 using Aicc.Server.Execution;
@@ -29,6 +30,15 @@ public sealed partial class SchedulingLoop(
 {
     private readonly SemaphoreSlim _oneAtATime = new(1, 1);
     private readonly Dictionary<string, WorkloadSpec> _specs = new(StringComparer.Ordinal);
+    private FairUsageSnapshot? _fairUsage;
+    private DateTimeOffset _fairUsageSavedAt;
+    private bool _fairUsageLoaded;
+
+    /// <summary>The settings key under which decayed fair-share usage survives a restart.</summary>
+    public const string FairUsageKey = "fair-usage";
+
+    /// <summary>How often the decayed fair-share usage is written to the database.</summary>
+    public static readonly TimeSpan FairUsageSaveInterval = TimeSpan.FromSeconds(30);
 
     protected override async Task ExecuteAsync(CancellationToken stoppingToken)
     {
@@ -69,6 +79,16 @@ public sealed partial class SchedulingLoop(
             {
                 return;
             }
+        }
+    }
+
+    /// <summary>Keeps the latest fair-share history for the next start.</summary>
+    public override async Task StopAsync(CancellationToken cancellationToken)
+    {
+        await base.StopAsync(cancellationToken);
+        if (_fairUsage is { } usage)
+        {
+            await SaveFairUsageAsync(usage, cancellationToken);
         }
     }
 
@@ -137,6 +157,18 @@ public sealed partial class SchedulingLoop(
             {
                 failures.Add((w, "can no longer be scheduled: " + string.Join("; ", submitProblems.Select(p => JobSpec.Untenant(p, w.TenantId)))));
             }
+        }
+
+        // Fair share remembers past cycles (and, through the settings table, past restarts).
+        if (!_fairUsageLoaded)
+        {
+            _fairUsage = await LoadFairUsageAsync(db, ct);
+            _fairUsageLoaded = true;
+        }
+
+        if (_fairUsage is not null)
+        {
+            scheduler.RestoreFairUsage(_fairUsage);
         }
 
         var result = scheduler.RunCycle(now);
@@ -224,6 +256,13 @@ public sealed partial class SchedulingLoop(
             }
         }
 
+        _fairUsage = scheduler.SaveFairUsage();
+        if (now - _fairUsageSavedAt >= FairUsageSaveInterval)
+        {
+            _fairUsageSavedAt = now;
+            await SaveFairUsageAsync(_fairUsage, ct);
+        }
+
         metrics.AdmissionWaitSecondsSum += waits.Sum();
         metrics.Admissions += waits.Count;
         foreach (var (id, attempt, reason) in stops)
@@ -259,6 +298,41 @@ public sealed partial class SchedulingLoop(
         }
 
         return result.Admitted.Count;
+    }
+
+    private static async Task<FairUsageSnapshot?> LoadFairUsageAsync(AiccDb db, CancellationToken ct)
+    {
+        var row = await db.Settings.AsNoTracking().FirstOrDefaultAsync(s => s.Key == FairUsageKey, ct);
+        try
+        {
+            return row is null ? null : JsonSerializer.Deserialize<FairUsageSnapshot>(row.Value, JsonBody.Options);
+        }
+        catch (JsonException)
+        {
+            // An unreadable record only costs history: fair share starts from what runs now.
+            return null;
+        }
+    }
+
+    private async Task SaveFairUsageAsync(FairUsageSnapshot usage, CancellationToken ct)
+    {
+        var json = JsonSerializer.Serialize(usage, JsonBody.Options);
+        await writer.WriteAsync(
+            async (db, wct) =>
+            {
+                var row = await db.Settings.FirstOrDefaultAsync(s => s.Key == FairUsageKey, wct);
+                if (row is null)
+                {
+                    db.Settings.Add(new SettingRow { Key = FairUsageKey, Value = json });
+                }
+                else
+                {
+                    row.Value = json;
+                }
+
+                return true;
+            },
+            ct);
     }
 
     private WorkloadSpec Spec(WorkloadRow w)

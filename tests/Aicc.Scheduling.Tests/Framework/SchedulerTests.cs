@@ -167,6 +167,33 @@ public sealed class SchedulerTests
         return Assert.Single(result.Admitted).WorkloadId[..1];
     }
 
+    [Theory]
+    [InlineData(true, "b")]
+    [InlineData(false, "a")]
+    public void RestoreFairUsage_IntoARebuiltScheduler_KeepsTheHistoryThatDecidesFairShare(bool restore, string winner)
+    {
+        var policy = PluginRegistry.Policies["aicc"] with { FairSharing = new FairSharingSpec { HalfLifeSeconds = 3600 } };
+        Scheduler Build() => Make.Scheduler().Node(Make.Node("n0").Gpus(8)).Queue(Make.Queue("a")).Queue(Make.Queue("b")).Policy(policy).Build();
+        var first = Build().Submitted(Make.Workload("a1", "a").Pods(1, 8));
+        first.Cycle(0);
+        first.Cycle(50);
+        first.Finish("a1");
+        first.Cycle(100);
+        var saved = first.SaveFairUsage();
+
+        var second = Build();
+        if (restore)
+        {
+            second.RestoreFairUsage(saved);
+        }
+
+        second.Submitted(Make.Workload("a2", "a").Pods(1, 8).AtSecond(100), Make.Workload("b2", "b").Pods(1, 8).AtSecond(101));
+        var result = second.Cycle(101);
+
+        Assert.Equal(winner, Assert.Single(result.Admitted).WorkloadId[..1]);
+        Assert.True(saved.Usage.ContainsKey("a") && !saved.Usage.ContainsKey("b"), string.Join(", ", saved.Usage.Keys));
+    }
+
     [Fact]
     public void FairShare_IdleQueueOfGpuOnlyPods_DecaysWithTheHalfLife()
     {
