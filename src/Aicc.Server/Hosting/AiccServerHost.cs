@@ -26,6 +26,17 @@ public static class AiccServerHost
         Host.CreateDefaultBuilder()
             .ConfigureLogging(logging =>
             {
+                if (options.LogFormat == "json")
+                {
+                    logging.ClearProviders();
+                    logging.AddJsonConsole(json =>
+                    {
+                        json.UseUtcTimestamp = true;
+                        json.TimestampFormat = "yyyy-MM-ddTHH:mm:ss.fffZ";
+                        json.IncludeScopes = false;
+                    });
+                }
+
                 logging.AddFilter("Microsoft.EntityFrameworkCore", LogLevel.Warning);
                 logging.AddFilter("Microsoft.AspNetCore", LogLevel.Warning);
             })

@@ -48,6 +48,9 @@ public sealed class ServerOptions
     /// <summary>local (child processes on this host) or none (jobs are marked started and left to tests).</summary>
     public string Executor { get; set; } = "local";
 
+    /// <summary>Log lines as readable text, or as one JSON object per line (timestamp, level, category, event id, message, state).</summary>
+    public string LogFormat { get; set; } = "text";
+
     /// <summary>Print the first admin token on standard output.</summary>
     public bool PrintAdminToken { get; set; } = true;
 
@@ -97,6 +100,11 @@ public sealed class ServerOptions
         if (Executor is not ("local" or "none"))
         {
             problems.Add($"Aicc:Executor: '{Executor}'; choose local or none");
+        }
+
+        if (LogFormat is not ("text" or "json"))
+        {
+            problems.Add($"Aicc:LogFormat: '{LogFormat}'; choose text or json");
         }
 
         if (Aicc.Scheduling.Framework.PluginRegistry.Resolve(Policy, out var policyProblems) is null)

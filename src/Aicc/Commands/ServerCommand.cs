@@ -14,7 +14,8 @@ internal static class ServerCommand
         var dataDir = new Option<string?>("--data-dir") { Description = "Data directory (default ./aicc-data or $AICC_DATA)." };
         var config = new Option<FileInfo?>("--config") { Description = "A JSON file with an \"Aicc\" section (see docs/operator-guide.md)." };
         var policy = new Option<string?>("--policy") { Description = "Scheduling policy: a built-in name or a policy JSON document." };
-        var command = new Command("server", "Run the Aicc control plane: API, scheduler and local executor.") { urls, dataDir, config, policy };
+        var logFormat = new Option<string?>("--log-format") { Description = "text (default) or json: one JSON object per line for log collectors." };
+        var command = new Command("server", "Run the Aicc control plane: API, scheduler and local executor.") { urls, dataDir, config, policy, logFormat };
         command.SetAction(async (parse, ct) =>
         {
             var builder = new ConfigurationBuilder();
@@ -44,6 +45,7 @@ internal static class ServerCommand
             options.Urls = parse.GetValue(urls) ?? options.Urls;
             options.DataDirectory = parse.GetValue(dataDir) ?? options.DataDirectory;
             options.Policy = parse.GetValue(policy) ?? options.Policy;
+            options.LogFormat = parse.GetValue(logFormat) ?? options.LogFormat;
             var problems = options.Validate();
             if (problems.Count > 0)
             {
