@@ -1,0 +1,84 @@
+using Aicc.Server.Persistence;
+using Microsoft.EntityFrameworkCore;
+
+namespace Aicc.Server.Tests.Persistence;
+
+public sealed class DbWriterTests : IDisposable
+{
+    private readonly TestServer _server = new();
+
+    public void Dispose() => _server.Dispose();
+
+    [Fact]
+    public async Task WriteAsync_WritesQueuedWhileTheGateIsHeld_CommitTogetherAndAllLand()
+    {
+        var writer = _server.Get<DbWriter>();
+        var commitsBefore = writer.Commits;
+        Task<int>[] writes;
+        using (await writer.AcquireAsync(CancellationToken.None))
+        {
+            writes = [.. Enumerable.Range(0, 100).Select(i => writer.WriteAsync(
+                (db, _) =>
+                {
+                    db.Settings.Add(new SettingRow { Key = $"batch-{i}", Value = i.ToString(System.Globalization.CultureInfo.InvariantCulture) });
+                    return Task.FromResult(i);
+                },
+                CancellationToken.None))];
+            Assert.DoesNotContain(writes, w => w.IsCompleted);
+        }
+
+        Assert.Equal(Enumerable.Range(0, 100), await Task.WhenAll(writes));
+        Assert.True(writer.Commits - commitsBefore < 100, $"{writer.Commits - commitsBefore} commits for 100 writes");
+        await using var check = _server.Db();
+        Assert.Equal(100, await check.Settings.CountAsync(s => s.Key.StartsWith("batch-")));
+    }
+
+    [Fact]
+    public async Task WriteAsync_OneWriteOfABatchFails_OnlyItFailsAndNothingOfItIsStored()
+    {
+        var writer = _server.Get<DbWriter>();
+        await writer.WriteAsync((db, _) => Task.FromResult(db.Settings.Add(new SettingRow { Key = "taken", Value = "first" })), CancellationToken.None);
+        Task<bool> before, duplicate, throws, after;
+        using (await writer.AcquireAsync(CancellationToken.None))
+        {
+            before = Insert(writer, "before");
+            duplicate = writer.WriteAsync(
+                (db, _) =>
+                {
+                    db.Settings.Add(new SettingRow { Key = "half-written", Value = "x" });
+                    db.Settings.Add(new SettingRow { Key = "taken", Value = "second" });
+                    return Task.FromResult(true);
+                },
+                CancellationToken.None);
+            throws = writer.WriteAsync<bool>(
+                (db, _) =>
+                {
+                    db.Settings.Add(new SettingRow { Key = "staged-then-thrown", Value = "x" });
+                    throw new InvalidOperationException("the write's own logic failed");
+                },
+                CancellationToken.None);
+            after = Insert(writer, "after");
+        }
+
+        Assert.True(await before);
+        Assert.True(await after);
+        await Assert.ThrowsAsync<DbUpdateException>(() => duplicate);
+        Assert.Equal("the write's own logic failed", (await Assert.ThrowsAsync<InvalidOperationException>(() => throws)).Message);
+        await using var check = _server.Db();
+        var keys = await check.Settings.Select(s => s.Key).ToListAsync();
+        Assert.Contains("before", keys);
+        Assert.Contains("after", keys);
+        Assert.DoesNotContain("half-written", keys);
+        Assert.DoesNotContain("staged-then-thrown", keys);
+        Assert.Equal("first", (await check.Settings.SingleAsync(s => s.Key == "taken")).Value);
+    }
+
+    private static Task<bool> Insert(DbWriter writer, string key) =>
+        writer.WriteAsync(
+            (db, _) =>
+            {
+                db.Settings.Add(new SettingRow { Key = key, Value = "x" });
+                return Task.FromResult(true);
+            },
+            CancellationToken.None);
+}
