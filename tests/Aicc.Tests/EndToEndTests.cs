@@ -1,6 +1,4 @@
 using System.Diagnostics;
-using System.Net;
-using System.Net.Sockets;
 using System.Text.Json.Nodes;
 
 namespace Aicc.Tests;
@@ -12,53 +10,20 @@ namespace Aicc.Tests;
 public sealed class EndToEndTests : IAsyncLifetime
 {
     private readonly string _dir = Directory.CreateTempSubdirectory("aicc-e2e-").FullName;
-    private readonly int _port = FreePort();
-    private Process? _server;
+    private readonly ServerProcess _server;
 
-    private string Url => $"http://127.0.0.1:{_port}";
-
-    public async ValueTask InitializeAsync()
+    public EndToEndTests()
     {
-        var start = Start("server", "--urls", Url, "--data-dir", Path.Combine(_dir, "data"));
-        start.Environment["AICC_Aicc__CycleIntervalSeconds"] = "0.2";
-        start.Environment["AICC_Aicc__DetectNvidia"] = "false";
-        start.Environment["AICC_Aicc__VirtualNodes"] = "2";
-        start.Environment["AICC_Aicc__VirtualDevicesPerNode"] = "4";
-        _server = Process.Start(start)!;
-        _server.OutputDataReceived += (_, _) => { };
-        _server.ErrorDataReceived += (_, _) => { };
-        _server.BeginOutputReadLine();
-        _server.BeginErrorReadLine();
-        using var http = new HttpClient();
-        for (var i = 0; i < 600; i++)
-        {
-            try
-            {
-                if ((await http.GetAsync(Url + "/readyz")).StatusCode == HttpStatusCode.OK)
-                {
-                    return;
-                }
-            }
-            catch (HttpRequestException)
-            {
-                // Not listening yet.
-            }
-
-            await Task.Delay(100);
-        }
-
-        throw new TimeoutException("aicc server did not become ready in 60 s");
+        _server = new ServerProcess(Path.Combine(_dir, "data"), virtualNodes: 2, devicesPerNode: 4);
     }
 
-    public ValueTask DisposeAsync()
-    {
-        if (_server is { HasExited: false })
-        {
-            _server.Kill(entireProcessTree: true);
-            _server.WaitForExit(5000);
-        }
+    private string Url => _server.Url;
 
-        _server?.Dispose();
+    public async ValueTask InitializeAsync() => await _server.StartAsync();
+
+    public async ValueTask DisposeAsync()
+    {
+        await _server.DisposeAsync();
         try
         {
             Directory.Delete(_dir, recursive: true);
@@ -67,14 +32,12 @@ public sealed class EndToEndTests : IAsyncLifetime
         {
             // Left for the OS to clean.
         }
-
-        return ValueTask.CompletedTask;
     }
 
     [Fact]
     public async Task Cli_SubmitExamplesAndFollowLogs_SeesRanksAndExitCodes()
     {
-        var token = (await File.ReadAllTextAsync(Path.Combine(_dir, "data", "admin-token"))).Trim();
+        var token = _server.AdminToken;
         var login = await RunAsync("login", "--server", Url, "--token", token);
         Assert.True(login.Code == 0, login.Output);
 
@@ -128,12 +91,5 @@ public sealed class EndToEndTests : IAsyncLifetime
         using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(60));
         await process.WaitForExitAsync(timeout.Token);
         return (process.ExitCode, await stdout + await stderr);
-    }
-
-    private static int FreePort()
-    {
-        using var listener = new TcpListener(IPAddress.Loopback, 0);
-        listener.Start();
-        return ((IPEndPoint)listener.LocalEndpoint).Port;
     }
 }

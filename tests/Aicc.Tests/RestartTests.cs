@@ -1,8 +1,6 @@
-using System.Diagnostics;
 using System.Net;
 using System.Net.Http.Headers;
 using System.Net.Http.Json;
-using System.Net.Sockets;
 using System.Text.Json.Nodes;
 
 namespace Aicc.Tests;
@@ -16,18 +14,19 @@ namespace Aicc.Tests;
 public sealed class RestartTests : IAsyncDisposable
 {
     private readonly string _dir = Directory.CreateTempSubdirectory("aicc-restart-").FullName;
-    private readonly int _port = FreePort();
-    private Process? _server;
+    private readonly ServerProcess _server;
 
-    private string Url => $"http://127.0.0.1:{_port}";
+    public RestartTests()
+    {
+        _server = new ServerProcess(Path.Combine(_dir, "data"), virtualNodes: 1, devicesPerNode: 4);
+    }
 
     [Fact]
     public async Task Server_KilledWhileJobsRun_SettlesAdoptsAndCancelsWithoutRerunning()
     {
-        await StartServerAsync();
-        var token = (await File.ReadAllTextAsync(Path.Combine(_dir, "data", "admin-token"))).Trim();
-        using var http = new HttpClient { BaseAddress = new Uri(Url) };
-        http.DefaultRequestHeaders.Authorization = new AuthenticationHeaderValue("Bearer", token);
+        await _server.StartAsync();
+        using var http = new HttpClient { BaseAddress = new Uri(_server.Url) };
+        http.DefaultRequestHeaders.Authorization = new AuthenticationHeaderValue("Bearer", _server.AdminToken);
 
         var endsWhileDown = await SubmitAsync(http, "sleep 1; exit 0");
         var endsAfterRestart = await SubmitAsync(http, "sleep 4; exit 7");
@@ -37,12 +36,10 @@ public sealed class RestartTests : IAsyncDisposable
             await WaitForStateAsync(http, id, "Running");
         }
 
-        _server!.Kill(entireProcessTree: false);
-        await _server.WaitForExitAsync();
-        _server.Dispose();
+        await _server.KillAsync();
         await Task.Delay(TimeSpan.FromSeconds(2));
 
-        await StartServerAsync();
+        await _server.StartAsync();
         var settled = await WaitForStateAsync(http, endsWhileDown, "Succeeded");
         Assert.Equal(0, settled["exitCode"]!.GetValue<int>());
         var adopted = await WaitForStateAsync(http, endsAfterRestart, "Failed");
@@ -62,13 +59,7 @@ public sealed class RestartTests : IAsyncDisposable
 
     public async ValueTask DisposeAsync()
     {
-        if (_server is { HasExited: false })
-        {
-            _server.Kill(entireProcessTree: true);
-            await _server.WaitForExitAsync();
-        }
-
-        _server?.Dispose();
+        await _server.DisposeAsync();
         try
         {
             Directory.Delete(_dir, recursive: true);
@@ -112,56 +103,5 @@ public sealed class RestartTests : IAsyncDisposable
         }
 
         throw new TimeoutException($"{id} did not reach {state} in 30 s: {job}");
-    }
-
-    private async Task StartServerAsync()
-    {
-        var start = new ProcessStartInfo("dotnet")
-        {
-            RedirectStandardOutput = true,
-            RedirectStandardError = true,
-            UseShellExecute = false,
-            WorkingDirectory = _dir,
-        };
-        foreach (var a in new[] { Path.Combine(AppContext.BaseDirectory, "aicc.dll"), "server", "--urls", Url, "--data-dir", Path.Combine(_dir, "data") })
-        {
-            start.ArgumentList.Add(a);
-        }
-
-        start.Environment["AICC_Aicc__CycleIntervalSeconds"] = "0.2";
-        start.Environment["AICC_Aicc__DetectNvidia"] = "false";
-        start.Environment["AICC_Aicc__VirtualNodes"] = "1";
-        start.Environment["AICC_Aicc__VirtualDevicesPerNode"] = "4";
-        _server = Process.Start(start)!;
-        _server.OutputDataReceived += (_, _) => { };
-        _server.ErrorDataReceived += (_, _) => { };
-        _server.BeginOutputReadLine();
-        _server.BeginErrorReadLine();
-        using var http = new HttpClient();
-        for (var i = 0; i < 600; i++)
-        {
-            try
-            {
-                if ((await http.GetAsync(Url + "/readyz")).StatusCode == HttpStatusCode.OK)
-                {
-                    return;
-                }
-            }
-            catch (HttpRequestException)
-            {
-                // Not listening yet.
-            }
-
-            await Task.Delay(100);
-        }
-
-        throw new TimeoutException("aicc server did not become ready in 60 s");
-    }
-
-    private static int FreePort()
-    {
-        using var listener = new TcpListener(IPAddress.Loopback, 0);
-        listener.Start();
-        return ((IPEndPoint)listener.LocalEndpoint).Port;
     }
 }
