@@ -148,7 +148,7 @@ public sealed partial class WorkloadLifecycle(DbWriter writer, ServerContext ser
             w.Version++;
             db.Events.Add(new EventRow { WorkloadId = workloadId, At = now, Type = "CancelRequested", Message = $"by {by}" });
             return w;
-        }, ct);
+        }, ct, background: false);
         if (stop is { } s)
         {
             services.GetRequiredService<IWorkloadExecutor>().StopAttempt(s.Id, s.Attempt, "cancelled");
@@ -241,13 +241,13 @@ public sealed partial class WorkloadLifecycle(DbWriter writer, ServerContext ser
         return devices;
     }
 
-    private async Task<T> RetryAsync<T>(Func<AiccDb, Task<T>> action, CancellationToken ct)
+    private async Task<T> RetryAsync<T>(Func<AiccDb, Task<T>> action, CancellationToken ct, bool background = true)
     {
         for (var i = 0; ; i++)
         {
             try
             {
-                return await writer.WriteAsync((db, _) => action(db), ct);
+                return await writer.WriteAsync((db, _) => action(db), background, ct);
             }
             catch (DbUpdateConcurrencyException) when (i < 20)
             {

@@ -16,9 +16,10 @@ namespace Aicc.Server.Persistence;
 public sealed class DbWriter(IServiceScopeFactory scopes) : IDisposable
 {
     /// <summary>Writes per transaction; bounds how long one commit holds the gate.</summary>
-    public const int MaxBatch = 256;
+    public const int MaxBatch = 128;
 
     private readonly ConcurrentQueue<IWrite> _queue = new();
+    private readonly ConcurrentQueue<IWrite> _background = new();
     private readonly SemaphoreSlim _gate = new(1, 1);
     private int _draining;
 
@@ -38,10 +39,18 @@ public sealed class DbWriter(IServiceScopeFactory scopes) : IDisposable
     /// SaveChanges. Completes after the transaction that holds it commits, with its result, or with
     /// the exception that failed it (only this write's changes are then discarded).
     /// </summary>
-    public Task<T> WriteAsync<T>(Func<AiccDb, CancellationToken, Task<T>> write, CancellationToken ct)
+    public Task<T> WriteAsync<T>(Func<AiccDb, CancellationToken, Task<T>> write, CancellationToken ct) =>
+        WriteAsync(write, background: false, ct);
+
+    /// <summary>
+    /// As <see cref="WriteAsync{T}(Func{AiccDb, CancellationToken, Task{T}}, CancellationToken)"/>;
+    /// a background write (an executor's report) goes after the writes a client waits for, so a flood
+    /// of reports does not add to submit latency.
+    /// </summary>
+    public Task<T> WriteAsync<T>(Func<AiccDb, CancellationToken, Task<T>> write, bool background, CancellationToken ct)
     {
         var op = new Write<T>(write, ct);
-        _queue.Enqueue(op);
+        (background ? _background : _queue).Enqueue(op);
         if (Interlocked.CompareExchange(ref _draining, 1, 0) == 0)
         {
             _ = Task.Run(DrainAsync, CancellationToken.None);
@@ -70,6 +79,11 @@ public sealed class DbWriter(IServiceScopeFactory scopes) : IDisposable
                 batch.Add(op);
             }
 
+            while (batch.Count < MaxBatch && _background.TryDequeue(out var op))
+            {
+                batch.Add(op);
+            }
+
             if (batch.Count > 0)
             {
                 await _gate.WaitAsync(CancellationToken.None);
@@ -89,7 +103,7 @@ public sealed class DbWriter(IServiceScopeFactory scopes) : IDisposable
 
             // A write queued after the last TryDequeue but before the flag dropped found the flag
             // set and started no drainer; take the role back if so.
-            if (_queue.IsEmpty || Interlocked.CompareExchange(ref _draining, 1, 0) != 0)
+            if ((_queue.IsEmpty && _background.IsEmpty) || Interlocked.CompareExchange(ref _draining, 1, 0) != 0)
             {
                 return;
             }
