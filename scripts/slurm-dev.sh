@@ -46,13 +46,14 @@ install_packages() {
   command -v slurmrestd >/dev/null || missing+=(slurmrestd)
   command -v scontrol >/dev/null || missing+=(slurm-client)
   command -v munged >/dev/null || missing+=(munge)
+  command -v curl >/dev/null || missing+=(curl)
   [ -e /usr/lib/x86_64-linux-gnu/slurm-wlm/auth_jwt.so ] || [ -n "$(find /usr/lib -name auth_jwt.so 2>/dev/null | head -n1)" ] || missing+=(slurm-wlm-jwt-plugin)
   [ ${#missing[@]} -eq 0 ] && return
   command -v apt-get >/dev/null || die "missing ${missing[*]} and no apt-get to install them"
   log "installing ${missing[*]} (apt-get)"
   export DEBIAN_FRONTEND=noninteractive
   timeout 300 apt-get update -qq || die "apt-get update failed"
-  timeout 600 apt-get install -y -qq slurmctld slurmd slurmrestd slurm-client munge slurm-wlm-jwt-plugin >/dev/null \
+  timeout 600 apt-get install -y -qq slurmctld slurmd slurmrestd slurm-client munge slurm-wlm-jwt-plugin curl >/dev/null \
     || die "apt-get install failed"
 }
 
@@ -186,6 +187,19 @@ start_rest() {
   wait_for 15 bash -c "exec 3<>/dev/tcp/127.0.0.1/$rest_port" || die "slurmrestd does not listen on 127.0.0.1:$rest_port; see $dir/log/slurmrestd.log"
 }
 
+# An authenticated GET nodes must list every node: proves munge, JWT and the v0.0.38 plugin together.
+rest_answers() {
+  local t=$1
+  curl -sf -m 5 -H "X-SLURM-USER-NAME: $job_user" -H "X-SLURM-USER-TOKEN: $t" \
+    "http://127.0.0.1:$rest_port/slurm/v0.0.38/nodes" | grep -c '"name": "node' | grep -qx "${#nodes[@]}"
+}
+
+verify_rest() {
+  local t
+  t=$(token 600)
+  wait_for 15 rest_answers "$t" || die "slurmrestd on 127.0.0.1:$rest_port does not list ${#nodes[@]} nodes; see $dir/log/slurmrestd.log"
+}
+
 token() {
   local lifespan=${1:-86400} out
   out=$(scontrol token username="$job_user" lifespan="$lifespan") || die "scontrol token failed"
@@ -214,6 +228,7 @@ up() {
   start_ctld
   start_nodes
   start_rest
+  verify_rest
   print_access
 }
 
