@@ -105,10 +105,18 @@ public sealed class TestServer : WebApplicationFactory<TestServer>
         }).ConfigureLogging(logging => logging.AddProvider(Logs));
     }
 
-    public HttpClient Client(string token)
+    /// <summary>Every request of <see cref="Client"/> and <see cref="Admin"/>: what the audit log must hold.</summary>
+    public Prove.AuditTally Tally { get; } = new();
+
+    /// <summary>A client with this bearer token (none when null) whose requests are tallied.</summary>
+    public HttpClient Client(string? token)
     {
-        var client = CreateClient();
-        client.DefaultRequestHeaders.Authorization = new AuthenticationHeaderValue("Bearer", token);
+        var client = CreateDefaultClient(new Prove.TallyHandler(Tally));
+        if (token is not null)
+        {
+            client.DefaultRequestHeaders.Authorization = new AuthenticationHeaderValue("Bearer", token);
+        }
+
         return client;
     }
 

@@ -149,13 +149,13 @@ public static partial class ApiMatrix
 
     /// <summary>Tenant A ("alpha") and tenant B ("beta"), each with a member and a tenant admin, a
     /// workload of A's, a cohort and the node names.</summary>
-    public static async Task<World> BuildWorldAsync(TestServer server)
+    public static async Task<World> BuildWorldAsync(TestServer server, string alpha = "alpha", string beta = "beta")
     {
         var admin = server.Admin();
-        var alphaMember = await server.TenantMemberAsync("alpha");
-        var betaMember = await server.TenantMemberAsync("beta");
-        var alphaAdmin = await AddUserTokenAsync(server, "alpha", "bob", "tenant-admin");
-        var betaAdmin = await AddUserTokenAsync(server, "beta", "bob", "tenant-admin");
+        var alphaMember = await server.TenantMemberAsync(alpha);
+        var betaMember = await server.TenantMemberAsync(beta);
+        var alphaAdmin = await AddUserTokenAsync(server, alpha, "bob", "tenant-admin");
+        var betaAdmin = await AddUserTokenAsync(server, beta, "bob", "tenant-admin");
         (await admin.PutAsync("/api/v1/cohorts/shared", Http.Json("""{"quotas":{}}"""))).EnsureSuccessStatusCode();
         var submitted = await server.Client(alphaMember).SubmitAsync(Http.Job());
         submitted.EnsureSuccessStatusCode();
@@ -168,8 +168,8 @@ public static partial class ApiMatrix
             alphaAdmin,
             betaMember,
             betaAdmin,
-            new Ids("alpha", workload, token, node, "shared"),
-            new Ids("beta", workload, token, node, "shared"),
+            new Ids(alpha, workload, token, node, "shared"),
+            new Ids(beta, workload, token, node, "shared"),
             new Ids("no-such-tenant", "wl-0000000000000000", "tok-000000000000", node, "shared"));
     }
 
@@ -188,15 +188,21 @@ public static partial class ApiMatrix
 /// <summary>The two tenants of the isolation suites and their tokens.</summary>
 public sealed record World(string AlphaMember, string AlphaAdmin, string BetaMember, string BetaAdmin, Ids Alpha, Ids Beta, Ids Missing);
 
-/// <summary>Counts what the server must have audited: every mutating or denied /api request.</summary>
+/// <summary>Counts what the server must have audited: every mutating or denied /api request; and
+/// keeps every token secret the server handed out, for the secret checks.</summary>
 public sealed class AuditTally
 {
+    private readonly System.Collections.Concurrent.ConcurrentBag<string> _secrets = [];
     private int _expected;
     private int _sent;
 
     public int Expected => _expected;
 
     public int Sent => _sent;
+
+    public IReadOnlyCollection<string> Secrets => _secrets;
+
+    public void Secret(string secret) => _secrets.Add(secret);
 
     public void Record(HttpMethod method, HttpStatusCode status)
     {
@@ -219,26 +225,22 @@ public sealed class TallyHandler(AuditTally tally) : DelegatingHandler
         if (request.RequestUri?.AbsolutePath.StartsWith("/api/", StringComparison.Ordinal) ?? false)
         {
             tally.Record(request.Method, response.StatusCode);
+            if (request.Method == HttpMethod.Post && request.RequestUri.AbsolutePath.StartsWith("/api/v1/tokens", StringComparison.Ordinal) && response.IsSuccessStatusCode)
+            {
+                await response.Content.LoadIntoBufferAsync(cancellationToken);
+                if (JsonNode.Parse(await response.Content.ReadAsStringAsync(cancellationToken))?["token"]?.GetValue<string>() is { } secret)
+                {
+                    tally.Secret(secret);
+                }
+            }
         }
 
         return response;
     }
 }
 
-public static class TalliedClients
+public static class ProblemReading
 {
-    /// <summary>A client of the in-process server whose requests are tallied; token may be null.</summary>
-    public static HttpClient Tallied(this TestServer server, AuditTally tally, string? token)
-    {
-        var client = server.CreateDefaultClient(new TallyHandler(tally));
-        if (token is not null)
-        {
-            client.DefaultRequestHeaders.Authorization = new System.Net.Http.Headers.AuthenticationHeaderValue("Bearer", token);
-        }
-
-        return client;
-    }
-
     public static async Task<JsonNode?> ProblemAsync(this HttpResponseMessage response)
     {
         var text = await response.Content.ReadAsStringAsync();

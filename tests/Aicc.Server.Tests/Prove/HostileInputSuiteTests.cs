@@ -35,7 +35,7 @@ public sealed class HostileInputSuiteTests : IDisposable
     [Fact]
     public async Task S3_HostileInputs_Answer4xxStoreNothingInvalidAndKeepArgv()
     {
-        var figures = await RunAsync(_server, new AuditTally());
+        var figures = await RunAsync(_server);
         var report = new ProveReport("S3", 0);
         foreach (var (k, v) in figures.Numbers)
         {
@@ -48,10 +48,10 @@ public sealed class HostileInputSuiteTests : IDisposable
         Assert.True(figures.Numbers["cases"] > 150, "too few hostile cases ran to mean anything");
     }
 
-    public static async Task<SuiteFigures> RunAsync(TestServer server, AuditTally tally)
+    public static async Task<SuiteFigures> RunAsync(TestServer server)
     {
         var result = new SuiteFigures();
-        var admin = server.Tallied(tally, server.AdminToken);
+        var admin = server.Client(server.AdminToken);
         (await admin.PostAsync("/api/v1/tenants", Http.Json("{\"name\":\"hostile\"}"))).EnsureSuccessStatusCode();
         GC.Collect();
         GC.WaitForPendingFinalizers();
@@ -132,7 +132,8 @@ public sealed class HostileInputSuiteTests : IDisposable
             var request = Post("/api/v1/workloads", Http.Job());
             request.Headers.Add("Idempotency-Key", new string('k', 10 * 1024));
             return admin.SendAsync(request);
-        }));
+        }
+        ));
 
         var serverErrors = 0;
         foreach (var (label, expect, send) in cases)

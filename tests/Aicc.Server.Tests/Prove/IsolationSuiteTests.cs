@@ -18,7 +18,7 @@ public sealed class IsolationSuiteTests : IDisposable
     [Fact]
     public async Task S1_EveryEndpoint_DeniesStrangersAndOtherTenantsLikeMissingIds()
     {
-        var figures = await RunIsolationAsync(_server, new AuditTally());
+        var figures = await RunIsolationAsync(_server);
         var report = new ProveReport("S1", 0);
         foreach (var (k, v) in figures.Numbers)
         {
@@ -34,7 +34,7 @@ public sealed class IsolationSuiteTests : IDisposable
     [Fact]
     public async Task S2_ExtraFieldsOnEveryWriteEndpoint_AreRejectedAndNeverStored()
     {
-        var figures = await RunMassAssignmentAsync(_server, new AuditTally());
+        var figures = await RunMassAssignmentAsync(_server);
         var report = new ProveReport("S2", 0);
         foreach (var (k, v) in figures.Numbers)
         {
@@ -47,9 +47,9 @@ public sealed class IsolationSuiteTests : IDisposable
         Assert.Equal(0, figures.Numbers["stored"]);
     }
 
-    public static async Task<SuiteFigures> RunIsolationAsync(TestServer server, AuditTally tally)
+    public static async Task<SuiteFigures> RunIsolationAsync(TestServer server, string alpha = "alpha", string beta = "beta")
     {
-        var world = await ApiMatrix.BuildWorldAsync(server);
+        var world = await ApiMatrix.BuildWorldAsync(server, alpha, beta);
         var result = new SuiteFigures();
         var endpoints = ApiMatrix.Endpoints(server);
         var covered = 0;
@@ -68,7 +68,7 @@ public sealed class IsolationSuiteTests : IDisposable
             // Unauthenticated and with a token that does not exist.
             foreach (var token in new[] { null, "aicc_" + new string('x', 43) })
             {
-                using var response = await server.Tallied(tally, token).SendAsync(ApiMatrix.Request(endpoint, rule, world.Alpha));
+                using var response = await server.Client(token).SendAsync(ApiMatrix.Request(endpoint, rule, world.Alpha));
                 requests++;
                 Expect(result, endpoint, token is null ? "anonymous" : "unknown token", response.StatusCode, HttpStatusCode.Unauthorized);
             }
@@ -77,7 +77,7 @@ public sealed class IsolationSuiteTests : IDisposable
             var crossTenant = new[] { "{T}", "{W}", "{K}" }.Any(p => rule.Path.Contains(p, StringComparison.Ordinal) || (rule.Body?.Contains(p, StringComparison.Ordinal) ?? false));
             foreach (var (who, token) in new[] { ("beta member", world.BetaMember), ("beta tenant-admin", world.BetaAdmin) })
             {
-                var client = server.Tallied(tally, token);
+                var client = server.Client(token);
                 if (crossTenant)
                 {
                     using var onAlpha = await client.SendAsync(ApiMatrix.Request(endpoint, rule, world.Alpha));
@@ -116,14 +116,14 @@ public sealed class IsolationSuiteTests : IDisposable
             // A's own member on admin routes, and A's tenant admin on platform routes.
             if (rule.Audience != Audience.Member)
             {
-                using var member = await server.Tallied(tally, world.AlphaMember).SendAsync(ApiMatrix.Request(endpoint, rule, world.Alpha));
+                using var member = await server.Client(world.AlphaMember).SendAsync(ApiMatrix.Request(endpoint, rule, world.Alpha));
                 requests++;
                 Expect(result, endpoint, "member on an admin route", member.StatusCode, HttpStatusCode.Forbidden);
             }
 
             if (rule.Audience == Audience.PlatformAdmin)
             {
-                using var tenantAdmin = await server.Tallied(tally, world.AlphaAdmin).SendAsync(ApiMatrix.Request(endpoint, rule, world.Alpha));
+                using var tenantAdmin = await server.Client(world.AlphaAdmin).SendAsync(ApiMatrix.Request(endpoint, rule, world.Alpha));
                 requests++;
                 Expect(result, endpoint, "tenant admin on a platform route", tenantAdmin.StatusCode, HttpStatusCode.Forbidden);
             }
@@ -155,9 +155,9 @@ public sealed class IsolationSuiteTests : IDisposable
         "createdAt", "revokedAt", "hash", "exitCode", "owner", "admittedAt", "placement",
     ];
 
-    public static async Task<SuiteFigures> RunMassAssignmentAsync(TestServer server, AuditTally tally)
+    public static async Task<SuiteFigures> RunMassAssignmentAsync(TestServer server, string alpha = "alpha", string beta = "beta")
     {
-        var world = await ApiMatrix.BuildWorldAsync(server);
+        var world = await ApiMatrix.BuildWorldAsync(server, alpha, beta);
         var result = new SuiteFigures();
         var attempts = 0;
         var stored = 0;
@@ -175,7 +175,7 @@ public sealed class IsolationSuiteTests : IDisposable
                 Audience.TenantAdmin => world.AlphaAdmin,
                 _ => world.AlphaMember,
             };
-            var client = server.Tallied(tally, token);
+            var client = server.Client(token);
             foreach (var field in ForbiddenFields.Where(f => !real.Contains(f)))
             {
                 var body = JsonNode.Parse(world.Alpha.Fill(rule.Body))!.AsObject();
@@ -205,12 +205,12 @@ public sealed class IsolationSuiteTests : IDisposable
         }
 
         // Real fields that carry authority: a member cannot raise a role or act for another user.
-        var member = server.Tallied(tally, world.AlphaMember);
+        var member = server.Client(world.AlphaMember);
         foreach (var (path, body) in new[]
         {
             ("/api/v1/tokens", """{"user":"alice","role":"platform-admin"}"""),
             ("/api/v1/tokens", """{"user":"bob"}"""),
-            ("/api/v1/tenants/alpha/users", """{"name":"mallory","role":"platform-admin"}"""),
+            ($"/api/v1/tenants/{alpha}/users", """{"name":"mallory","role":"platform-admin"}"""),
         })
         {
             var before = ApiMatrix.Fingerprint(server);
