@@ -93,7 +93,7 @@ public sealed record DemandSpec
     public static DemandSpec Parse(string file, string text, PlanCatalog catalog)
     {
         var y = new YamlFields(file);
-        var root = y.Root(text) ?? throw new PlanInputException(y.Problems);
+        var root = y.Root(text) ?? throw y.Failure();
         var dir = System.IO.Path.GetDirectoryName(System.IO.Path.GetFullPath(file)) ?? ".";
         var models = new HashSet<string>(catalog.Servers.Select(s => s.Accelerator), StringComparer.OrdinalIgnoreCase);
         var known = string.Join(", ", models.Order(StringComparer.OrdinalIgnoreCase));
@@ -185,7 +185,7 @@ public sealed record DemandSpec
 
         if (y.Problems.Count > 0)
         {
-            throw new PlanInputException(y.Problems);
+            throw y.Failure();
         }
 
         return new DemandSpec

@@ -132,7 +132,7 @@ public sealed class PlanCatalog
         var root = y.Root(text);
         if (root is null)
         {
-            throw new PlanInputException(y.Problems);
+            throw y.Failure();
         }
 
         var site = baseline?.Site ?? new SiteSpec();
@@ -189,7 +189,7 @@ public sealed class PlanCatalog
 
         if (y.Problems.Count > 0)
         {
-            throw new PlanInputException(y.Problems);
+            throw y.Failure();
         }
 
         return new PlanCatalog(site, servers);

@@ -39,6 +39,10 @@ internal sealed class YamlFields(string file)
         return new Map(this, root, "");
     }
 
+    /// <summary>Every problem, this file's first in line order, then those of files it names.</summary>
+    public PlanInputException Failure() =>
+        new([.. Problems.OrderBy(p => p.File == File ? 0 : 1).ThenBy(p => p.File == File ? p.Line : 0)]);
+
     public void Problem(YamlNode node, string field, string message) =>
         Problems.Add(new JobTraceProblem(File, (int)node.Start.Line, field, message));
 
