@@ -78,15 +78,19 @@ public sealed record PlanResult
 /// horizon) on candidate clusters through <see cref="ReplayEngine"/> — the same scheduling core the
 /// server runs, as a digital twin — and keeping the cheapest count of each eligible server type that
 /// meets the SLO: doubling from the count that would carry the offered load at 100 % until the SLO holds,
-/// then bisection down to the smallest count that meets it (at most ⌈log₂ max⌉ replays each way, and a
-/// hard cap per type, so an SLO no cluster meets ends at the bound). The engine runs every job for a
+/// then bisection down to the smallest count that meets it and still meets it with
+/// <see cref="StabilityMargin"/> more servers (at most ⌈log₂ max⌉ replays each way, and a hard cap per
+/// type, so an SLO no cluster meets ends at the bound). The engine runs every job for a
 /// fixed time whatever it is placed on, so a training pool is one server type, its durations converted
 /// from the trace's reference accelerator by the SCU ratio. Inference services are sized analytically:
 /// GPUs = requests/s × GPU-seconds per request / target utilisation, on the cheapest allowed type.
 /// </summary>
 public static class Planner
 {
-    private const int ProgressStepsPerType = 14;
+    private const int ProgressStepsPerType = 16;
+
+    /// <summary>Counts above the answer that must meet the SLO too.</summary>
+    public const int StabilityMargin = 2;
 
     public static PlanResult Run(PlanOptions options)
     {
@@ -253,17 +257,59 @@ public static class Planner
             return new TypeSearch(type, [.. evaluated.Values], null, closest, HitBound: hi >= maxServers);
         }
 
-        // lo does not meet the SLO (or lies below the widest job); hi meets it.
-        while (hi - lo > 1 && Budget())
+        while (true)
         {
-            var mid = lo + ((hi - lo) / 2);
-            if (Evaluate(mid).Met)
+            // lo does not meet the SLO (or lies below the widest job); hi meets it.
+            while (hi - lo > 1 && Budget())
             {
-                hi = mid;
+                var mid = lo + ((hi - lo) / 2);
+                if (Evaluate(mid).Met)
+                {
+                    hi = mid;
+                }
+                else
+                {
+                    lo = mid;
+                }
             }
-            else
+
+            // The twin is not strictly monotone in the count (best-effort FIFO can starve a wide gang at one
+            // size and not at the next), so the answer must also hold with a few more servers; where it does
+            // not, the search resumes above the count that failed.
+            var failed = 0;
+            for (var k = 1; k <= StabilityMargin && hi + k <= maxServers && Budget(); k++)
             {
-                lo = mid;
+                if (!Evaluate(hi + k).Met)
+                {
+                    failed = hi + k;
+                    break;
+                }
+            }
+
+            if (failed == 0 || !Budget())
+            {
+                break;
+            }
+
+            lo = failed;
+            var above = evaluated.Values.Where(c => c.Servers > lo && c.Met).MinBy(c => c.Servers);
+            if (above is not null)
+            {
+                hi = above.Servers;
+                continue;
+            }
+
+            hi = lo;
+            do
+            {
+                hi = (int)Math.Min(maxServers, 2L * hi);
+                top = Evaluate(hi);
+            }
+            while (!top.Met && hi < maxServers && Budget());
+            if (!top.Met)
+            {
+                var closest = evaluated.Values.OrderBy(c => c.Measured).ThenBy(c => c.Servers).First();
+                return new TypeSearch(type, [.. evaluated.Values], null, closest, HitBound: hi >= maxServers);
             }
         }
 
