@@ -132,7 +132,7 @@ public static class Planner
         var best = searches.Where(s => s.Best is not null).Select(s => s.Best!)
             .OrderBy(c => c.YearlyCost).ThenBy(c => c.Servers).ThenBy(c => c.Type.Name, StringComparer.Ordinal).FirstOrDefault();
         var closest = best ?? searches.Select(s => s.Closest)
-            .OrderBy(c => c.Measured).ThenBy(c => c.YearlyCost).ThenBy(c => c.Type.Name, StringComparer.Ordinal).FirstOrDefault();
+            .OrderBy(c => Closeness(c, options.Slo)).ThenBy(c => c.YearlyCost).ThenBy(c => c.Type.Name, StringComparer.Ordinal).FirstOrDefault();
         var mix = closest is null ? fixedServers : [.. fixedServers, new ServerCount(closest.Type, closest.Servers)];
         var buildout = Buildout.For(mix, catalog.Site, storageTb);
         var revenue = 0.0;
@@ -253,7 +253,7 @@ public static class Planner
 
         if (!top.Met)
         {
-            var closest = evaluated.Values.OrderBy(c => c.Measured).ThenBy(c => c.Servers).First();
+            var closest = evaluated.Values.OrderBy(c => Closeness(c, options.Slo)).ThenBy(c => c.Servers).First();
             return new TypeSearch(type, [.. evaluated.Values], null, closest, HitBound: hi >= maxServers);
         }
 
@@ -308,7 +308,7 @@ public static class Planner
             while (!top.Met && hi < maxServers && Budget());
             if (!top.Met)
             {
-                var closest = evaluated.Values.OrderBy(c => c.Measured).ThenBy(c => c.Servers).First();
+                var closest = evaluated.Values.OrderBy(c => Closeness(c, options.Slo)).ThenBy(c => c.Servers).First();
                 return new TypeSearch(type, [.. evaluated.Values], null, closest, HitBound: hi >= maxServers);
             }
         }
@@ -362,6 +362,11 @@ public static class Planner
         return new ServiceSizing(service, chosen.Type, rps, chosen.GpuSeconds, chosen.Gpus, chosen.Servers, chosen.YearlyCost,
             [.. options.Select(o => (o.Type, o.Servers, o.YearlyCost))]);
     }
+
+    /// <summary>How far a candidate is from the SLO, as measured / limit to three decimals, so that
+    /// near-equal misses are decided by cost rather than by rounding noise.</summary>
+    private static double Closeness(Candidate c, Slo slo) =>
+        double.IsFinite(c.Measured) ? Math.Round(c.Measured / Math.Max(1e-9, slo.Limit), 3) : double.PositiveInfinity;
 
     /// <summary>Depreciation, electricity at the average draw × PUE, and maintenance of one server for a year.</summary>
     public static double YearlyCostPerServer(ServerType type, SiteSpec site) =>
