@@ -20,7 +20,7 @@ internal static class PlanCommand
         var policy = new Option<string?>("--policy") { Description = $"Replay policy: {ReplayPolicy.Names}; default: the demand's policy, else fifo." };
         var maxServers = new Option<int?>("--max-servers") { Description = "Largest count of one server type the search tries (default: the demand's search.max_servers, else 2048)." };
         var output = new Option<DirectoryInfo>("--out") { Description = "Directory for plan.md, plan.json and cost-vs-slo.png.", Required = true };
-        var json = new Option<bool>("--json") { Description = "Print plan.json to standard output instead of the summary." };
+        var json = new Option<bool>("--json") { Description = "Print plan.json to standard output instead of the summary (as -o json does)." };
         var command = new Command("plan", "Plan a center: the cheapest server mix that meets an SLO in replay, with racks, power, network, storage, cost and payback.")
         {
             demand, catalog, slo, policy, maxServers, output, json,
@@ -32,7 +32,7 @@ internal static class PlanCommand
             parse.GetValue(policy),
             parse.GetValue(maxServers),
             parse.GetValue(output)!.FullName,
-            parse.GetValue(json)));
+            parse.GetValue(json) || Aicc.Cli.CliOutput.Json(parse)));
         return command;
     }
 
