@@ -4,6 +4,7 @@ using Aicc.Commands;
 var root = new RootCommand("Aicc: one control plane for an AI computing center — pools, quotas, placement, simulation.");
 root.Subcommands.Add(BenchCommand.Create());
 root.Subcommands.Add(SimCommand.Create());
+root.Subcommands.Add(PlanCommand.Create());
 root.Subcommands.Add(ServerCommand.Create());
 root.Subcommands.Add(LoginCommand.Create());
 root.Subcommands.Add(JobCommand.Create());

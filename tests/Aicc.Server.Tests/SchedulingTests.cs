@@ -139,6 +139,38 @@ public sealed class SchedulingTests : IDisposable
     }
 
     [Fact]
+    public async Task Lost_AttemptsThatNeverStarted_AreRequeuedWithoutLimitButStartedOnesCount()
+    {
+        // Found by the R1 crash suite: a job admitted again and again just before the server was killed
+        // ended Failed after four lost attempts although it had never run.
+        var admin = _server.Admin();
+        var neverStarted = (await (await admin.SubmitAsync(Http.Job())).ReadJsonAsync())["id"]!.GetValue<string>();
+        var lifecycle = _server.Get<WorkloadLifecycle>();
+        var lost = new AttemptOutcome(OutcomeKind.Lost, null, "the server stopped before the attempt started");
+        for (var attempt = 1; attempt <= WorkloadLifecycle.MaxLostAttempts + 3; attempt++)
+        {
+            await _server.CycleAsync();
+            Assert.True(await lifecycle.EndedAsync(neverStarted, attempt, lost, CancellationToken.None));
+        }
+
+        var w = await (await admin.GetAsync($"/api/v1/workloads/{neverStarted}")).ReadJsonAsync();
+        Assert.Equal("Pending", w["state"]!.GetValue<string>());
+
+        var started = (await (await admin.SubmitAsync(Http.Job())).ReadJsonAsync())["id"]!.GetValue<string>();
+        var gone = new AttemptOutcome(OutcomeKind.Lost, null, "the server restarted and the attempt's processes were gone");
+        for (var attempt = 1; attempt <= WorkloadLifecycle.MaxLostAttempts + 1; attempt++)
+        {
+            await _server.CycleAsync();
+            var current = (await (await admin.GetAsync($"/api/v1/workloads/{started}")).ReadJsonAsync())["attempt"]!.GetValue<int>();
+            Assert.True(await lifecycle.StartedAsync(started, current, [], CancellationToken.None));
+            Assert.True(await lifecycle.EndedAsync(started, current, gone, CancellationToken.None));
+        }
+
+        w = await (await admin.GetAsync($"/api/v1/workloads/{started}")).ReadJsonAsync();
+        Assert.Equal("Failed", w["state"]!.GetValue<string>());
+    }
+
+    [Fact]
     public async Task Cancel_RunningWorkload_TellsTheExecutorAndEndsCancelledWhenItStops()
     {
         var admin = _server.Admin();

@@ -11,6 +11,7 @@ using Microsoft.AspNetCore.Mvc.Testing;
 using Microsoft.EntityFrameworkCore;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Hosting;
+using Microsoft.Extensions.Logging;
 
 namespace Aicc.Server.Tests;
 
@@ -69,6 +70,9 @@ public sealed class TestServer : WebApplicationFactory<TestServer>
 
     public FakeExecutor Executor { get; } = new();
 
+    /// <summary>Every log line the host wrote, as formatted text (for the secret and forging checks).</summary>
+    public LogCapture Logs { get; } = new();
+
     /// <summary>Starts the host first: the token file is written during start-up.</summary>
     public string AdminToken
     {
@@ -98,13 +102,21 @@ public sealed class TestServer : WebApplicationFactory<TestServer>
             {
                 services.AddSingleton<IWorkloadExecutor>(Executor);
             }
-        });
+        }).ConfigureLogging(logging => logging.AddProvider(Logs));
     }
 
-    public HttpClient Client(string token)
+    /// <summary>Every request of <see cref="Client"/> and <see cref="Admin"/>: what the audit log must hold.</summary>
+    public Prove.AuditTally Tally { get; } = new();
+
+    /// <summary>A client with this bearer token (none when null) whose requests are tallied.</summary>
+    public HttpClient Client(string? token)
     {
-        var client = CreateClient();
-        client.DefaultRequestHeaders.Authorization = new AuthenticationHeaderValue("Bearer", token);
+        var client = CreateDefaultClient(new Prove.TallyHandler(Tally));
+        if (token is not null)
+        {
+            client.DefaultRequestHeaders.Authorization = new AuthenticationHeaderValue("Bearer", token);
+        }
+
         return client;
     }
 
@@ -176,5 +188,35 @@ public static class Http
         }
 
         throw new TimeoutException($"workload {id} never reached {string.Join("/", states)}");
+    }
+}
+
+/// <summary>Keeps every formatted log message of the host in memory.</summary>
+public sealed class LogCapture : ILoggerProvider
+{
+    private readonly System.Collections.Concurrent.ConcurrentQueue<string> _lines = new();
+
+    public IReadOnlyCollection<string> Lines => _lines;
+
+    public ILogger CreateLogger(string categoryName) => new Sink(this, categoryName);
+
+    public void Dispose()
+    {
+    }
+
+    private sealed class Sink(LogCapture owner, string category) : ILogger
+    {
+        public IDisposable? BeginScope<TState>(TState state)
+            where TState : notnull => null;
+
+        public bool IsEnabled(LogLevel logLevel) => logLevel >= LogLevel.Debug;
+
+        public void Log<TState>(LogLevel logLevel, EventId eventId, TState state, Exception? exception, Func<TState, Exception?, string> formatter)
+        {
+            if (owner._lines.Count < 200_000)
+            {
+                owner._lines.Enqueue($"{logLevel} {category}: {formatter(state, exception)}{(exception is null ? "" : " " + exception)}");
+            }
+        }
     }
 }

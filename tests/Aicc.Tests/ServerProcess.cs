@@ -5,7 +5,7 @@ using System.Net.Sockets;
 namespace Aicc.Tests;
 
 /// <summary>The real <c>aicc server</c> process on a free loopback port, with a data directory of its own.</summary>
-internal sealed class ServerProcess(string dataDirectory, int virtualNodes, int devicesPerNode) : IAsyncDisposable
+internal sealed class ServerProcess(string dataDirectory, int virtualNodes, int devicesPerNode, IReadOnlyDictionary<string, string>? settings = null) : IAsyncDisposable
 {
     private Process? _process;
 
@@ -34,6 +34,11 @@ internal sealed class ServerProcess(string dataDirectory, int virtualNodes, int 
         start.Environment["AICC_Aicc__DetectNvidia"] = "false";
         start.Environment["AICC_Aicc__VirtualNodes"] = virtualNodes.ToString(System.Globalization.CultureInfo.InvariantCulture);
         start.Environment["AICC_Aicc__VirtualDevicesPerNode"] = devicesPerNode.ToString(System.Globalization.CultureInfo.InvariantCulture);
+        foreach (var (key, value) in settings ?? new Dictionary<string, string>())
+        {
+            start.Environment["AICC_Aicc__" + key] = value;
+        }
+
         _process = Process.Start(start)!;
         _process.OutputDataReceived += (_, _) => { };
         _process.ErrorDataReceived += (_, _) => { };

@@ -84,7 +84,9 @@ public sealed partial class WorkloadLifecycle(DbWriter writer, ServerContext ser
             }
             else if (outcome.Kind == OutcomeKind.Lost)
             {
-                var lost = await db.Attempts.CountAsync(x => x.WorkloadId == workloadId && x.State == AttemptStates.Lost, ct) + 1;
+                // Only attempts that started count against the job: one admitted but never launched
+                // (the server stopped between the commit and the launch) says nothing about the job.
+                var lost = await db.Attempts.CountAsync(x => x.WorkloadId == workloadId && x.State == AttemptStates.Lost && x.StartedAt != null, ct) + (a.StartedAt is null ? 0 : 1);
                 if (lost <= MaxLostAttempts)
                 {
                     Requeue(w, $"requeued: {outcome.Message}");

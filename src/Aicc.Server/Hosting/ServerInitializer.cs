@@ -140,7 +140,10 @@ public sealed partial class ServerInitializer(IServiceProvider services, ServerC
         var gone = await executor.ReconcileAsync(attempts, ct);
         foreach (var a in gone)
         {
-            var outcome = executor.OutcomeWhileAway(a) ?? new AttemptOutcome(OutcomeKind.Lost, null, "the server restarted and the attempt's processes were gone");
+            var outcome = executor.OutcomeWhileAway(a) ?? new AttemptOutcome(
+                OutcomeKind.Lost,
+                null,
+                a.Processes.Count == 0 ? "the server stopped before the attempt started" : "the server restarted and the attempt's processes were gone");
             await lifecycle.EndedAsync(a.WorkloadId, a.Attempt, outcome, ct);
         }
 

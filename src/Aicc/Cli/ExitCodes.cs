@@ -25,4 +25,7 @@ internal static class ExitCodes
 
     /// <summary>The job that was followed ended Cancelled.</summary>
     public const int JobCancelled = 7;
+
+    /// <summary><c>aicc plan</c>: no server mix within the search bounds meets the SLO (the closest plan is still written).</summary>
+    public const int SloNotMet = 8;
 }

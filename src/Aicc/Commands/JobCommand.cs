@@ -30,10 +30,16 @@ internal static class JobCommand
             throw new CliException(ExitCodes.Usage, $"{path}: no such file");
         }
 
+        return ParseJobFile(path, File.ReadAllText(path));
+    }
+
+    /// <summary>The job YAML (or JSON) of <c>aicc job submit -f</c>; a problem names the file, line and column.</summary>
+    internal static JobSpec ParseJobFile(string path, string text)
+    {
         var deserializer = new DeserializerBuilder().WithNamingConvention(CamelCaseNamingConvention.Instance).Build();
         try
         {
-            return deserializer.Deserialize<JobSpec>(File.ReadAllText(path)) ?? throw new CliException(ExitCodes.Usage, $"{path}: the file is empty");
+            return deserializer.Deserialize<JobSpec>(text) ?? throw new CliException(ExitCodes.Usage, $"{path}: the file is empty");
         }
         catch (YamlException e)
         {
