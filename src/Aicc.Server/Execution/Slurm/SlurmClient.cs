@@ -114,7 +114,9 @@ public sealed class SlurmClient(HttpClient http, SlurmOptions options, SlurmToke
         request.Headers.Add("X-SLURM-USER-TOKEN", await token.GetAsync(ct));
         if (body is not null)
         {
-            request.Content = new StringContent(body.ToJsonString(), Encoding.UTF8, "application/json");
+            // slurmrestd 22.05 answers 400 to "application/json; charset=utf-8": no parameters.
+            request.Content = new StringContent(body.ToJsonString(), Encoding.UTF8);
+            request.Content.Headers.ContentType = new System.Net.Http.Headers.MediaTypeHeaderValue("application/json");
         }
 
         using var timeout = CancellationTokenSource.CreateLinkedTokenSource(ct);
@@ -157,13 +159,19 @@ public sealed class SlurmClient(HttpClient http, SlurmOptions options, SlurmToke
             if (!response.IsSuccessStatusCode || (error is not null && Int(error, "error_number") != 0))
             {
                 var number = error is null ? (int?)null : Int(error, "error_number") is var n and not 0 ? n : Int(error, "error_code");
-                var what = error is null ? $"HTTP {(int)response.StatusCode}" : $"{Str(error, "error")} ({Str(error, "description")}, error {number})";
+                var what = error is null ? $"HTTP {(int)response.StatusCode} {Excerpt(text)}" : $"{Str(error, "error")} ({Str(error, "description")}, error {number})";
                 var transient = response.StatusCode is HttpStatusCode.BadGateway or HttpStatusCode.ServiceUnavailable or HttpStatusCode.GatewayTimeout;
                 throw new SlurmException($"slurmrestd {method} {path}: {what}", number, transient);
             }
 
             return doc;
         }
+    }
+
+    private static string Excerpt(string text)
+    {
+        var t = new string([.. text.Take(300).Select(c => char.IsControl(c) ? ' ' : c)]).Trim();
+        return t.Length == 0 ? "(empty answer)" : t;
     }
 
     private static string Str(JsonObject o, string name) => o[name] is JsonValue v && v.TryGetValue<string>(out var s) ? s : "";
