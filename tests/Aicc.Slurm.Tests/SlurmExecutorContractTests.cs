@@ -217,3 +217,59 @@ public sealed class SlurmExecutorContractTests : IAsyncLifetime
             j!["name"]!.GetValue<string>().StartsWith($"aicc-{workloadId}-", StringComparison.Ordinal) &&
             (j["het_job_id"]!.GetValue<long>() == 0 || j["het_job_id"]!.GetValue<long>() == j["job_id"]!.GetValue<long>()))];
 }
+
+/// <summary>The quickstart's examples, through the CLI, unchanged, on a server whose executor is Slurm.</summary>
+public sealed class SlurmQuickstartTests : IAsyncLifetime
+{
+    private readonly SlurmCluster _cluster = new();
+    private readonly string _config = Path.Combine(Path.GetTempPath(), $"aicc-cli-{Guid.NewGuid():N}.json");
+
+    public async ValueTask InitializeAsync() => await _cluster.Server.StartAsync();
+
+    public async ValueTask DisposeAsync()
+    {
+        File.Delete(_config);
+        await _cluster.DisposeAsync();
+    }
+
+    private async Task<string> AiccAsync(params string[] args)
+    {
+        var start = new System.Diagnostics.ProcessStartInfo("dotnet") { RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false };
+        start.ArgumentList.Add(Path.Combine(AppContext.BaseDirectory, "aicc.dll"));
+        foreach (var a in args)
+        {
+            start.ArgumentList.Add(a);
+        }
+
+        start.Environment["AICC_CONFIG"] = _config;
+        using var p = System.Diagnostics.Process.Start(start)!;
+        var output = p.StandardOutput.ReadToEndAsync();
+        var error = p.StandardError.ReadToEndAsync();
+        using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(120));
+        await p.WaitForExitAsync(timeout.Token);
+        Assert.True(p.ExitCode == 0, $"aicc {string.Join(' ', args)} exited {p.ExitCode}: {await error}");
+        return await output;
+    }
+
+    [Theory]
+    [InlineData("one-gpu", 1)]
+    [InlineData("gang-2x4", 2)]
+    public async Task Example_RunsUnchanged(string example, int pods)
+    {
+        await AiccAsync("login", "--server", _cluster.Server.Url, "--token", _cluster.Server.AdminToken);
+        var submitted = JsonNode.Parse(await AiccAsync("job", "submit", "-f", Path.Combine(SlurmCluster.RepoRoot, "examples", example + ".yaml"), "-o", "json"))!;
+        var logs = await AiccAsync("job", "logs", "-f", submitted["id"]!.GetValue<string>());
+        using var http = _cluster.Client();
+        var done = await SlurmCluster.WaitAsync(http, submitted["id"]!.GetValue<string>(), TimeSpan.FromSeconds(60), "Succeeded", "Failed");
+        Assert.Equal("Succeeded", done["state"]!.GetValue<string>());
+        if (pods == 1)
+        {
+            Assert.Contains("hello from " + submitted["id"], logs, StringComparison.Ordinal);
+        }
+        else
+        {
+            Assert.Contains("RANK=0 WORLD_SIZE=2", logs, StringComparison.Ordinal);
+            Assert.Contains("RANK=1 WORLD_SIZE=2", logs, StringComparison.Ordinal);
+        }
+    }
+}

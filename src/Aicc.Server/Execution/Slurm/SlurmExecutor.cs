@@ -278,7 +278,9 @@ public sealed partial class SlurmExecutor : IWorkloadExecutor, IDisposable
 
                 if (killAt is null)
                 {
-                    var pendingTooLong = !run.Started && !launched.FromRestart && now - launched.At > TimeSpan.FromSeconds(Options.StartTimeoutSeconds);
+                    // A held job (e.g. "launch failed requeued held") never starts by itself.
+                    var held = !run.Started && job.State == "PENDING" && job.StateReason.Contains("held", StringComparison.OrdinalIgnoreCase);
+                    var pendingTooLong = held || (!run.Started && !launched.FromRestart && now - launched.At > TimeSpan.FromSeconds(Options.StartTimeoutSeconds));
                     if (run.StopReason is { } reason)
                     {
                         stopReason = reason;
@@ -290,7 +292,7 @@ public sealed partial class SlurmExecutor : IWorkloadExecutor, IDisposable
                     else if (pendingTooLong)
                     {
                         await _slurm.SignalAsync(job.Id, null, _stopping.Token);
-                        await EndAsync(run, new AttemptOutcome(OutcomeKind.StartFailed, null, $"Slurm kept job {job.Id} pending for over {Options.StartTimeoutSeconds} s ({job.StateReason}); check the nodes in sinfo"));
+                        await EndAsync(run, new AttemptOutcome(OutcomeKind.StartFailed, null, held ? $"Slurm holds job {job.Id} ({job.StateReason}); check the nodes in sinfo" : $"Slurm kept job {job.Id} pending for over {Options.StartTimeoutSeconds} s ({job.StateReason}); check the nodes in sinfo"));
                         return;
                     }
 
