@@ -90,6 +90,11 @@ public static class WorkloadEndpoints
         }
 
         var problems = spec.Validate();
+        if (server.Options.Executor == "slurm")
+        {
+            problems.AddRange(Execution.Slurm.SlurmSubmission.Check(spec));
+        }
+
         var id = NewId();
         var now = server.Time.GetUtcNow();
         if (problems.Count == 0)

@@ -20,6 +20,29 @@ public sealed partial class WorkloadLifecycle(DbWriter writer, ServerContext ser
 
     private DeviceMap? _devices;
 
+    /// <summary>
+    /// Records where an attempt was handed (a Slurm job id) while it is still starting, before the
+    /// executor waits for it to run, so a restart finds it. False for a stale attempt.
+    /// </summary>
+    public async Task<bool> SubmittedAsync(string workloadId, int attempt, IReadOnlyList<ProcessRecord> processes, CancellationToken ct)
+    {
+        return await RetryAsync(async db =>
+        {
+            var w = await db.Workloads.FirstOrDefaultAsync(x => x.Id == workloadId, ct);
+            var a = await db.Attempts.FirstOrDefaultAsync(x => x.WorkloadId == workloadId && x.Number == attempt, ct);
+            if (w is null || a is null || w.Attempt != attempt || !AttemptStates.IsLive(a.State))
+            {
+                LogStale(logger, workloadId, attempt, "submitted");
+                return false;
+            }
+
+            a.ProcessesJson = JsonSerializer.Serialize(processes, JsonBody.Options);
+            w.Version++;
+            db.Events.Add(new EventRow { WorkloadId = workloadId, At = server.Time.GetUtcNow(), Type = "Submitted", Message = $"attempt {attempt}: " + string.Join(", ", processes.Select(p => $"{p.Pod} job {p.Pid}")) });
+            return true;
+        }, ct);
+    }
+
     public async Task<bool> StartedAsync(string workloadId, int attempt, IReadOnlyList<ProcessRecord> processes, CancellationToken ct)
     {
         return await RetryAsync(async db =>

@@ -61,7 +61,9 @@ public static class AiccServerHost
         services.AddSingleton(options);
         services.TryAddSingleton(TimeProvider.System);
         services.AddSingleton<DataDirectory>();
-        services.AddSingleton<AcceleratorInventory>();
+        services.AddSingleton(sp => options.Executor == "slurm"
+            ? AcceleratorInventory.FromSlurm(options, sp.GetRequiredService<Execution.Slurm.SlurmClient>())
+            : new AcceleratorInventory(options));
         services.AddSingleton<SchedulerSignal>();
         services.AddSingleton<ServerContext>();
         services.AddSingleton<TokenService>();
@@ -71,9 +73,18 @@ public static class AiccServerHost
         services.AddSingleton<DbWriter>();
         services.AddSingleton<WorkloadLifecycle>();
         services.AddSingleton(InstallationIdFactory.Create);
-        services.AddSingleton<IWorkloadExecutor>(sp => options.Executor == "none"
-            ? new NoopExecutor(sp.GetRequiredService<WorkloadLifecycle>(), finishAtOnce: true)
-            : ActivatorUtilities.CreateInstance<LocalExecutor>(sp));
+        if (options.Executor == "slurm")
+        {
+            services.AddSingleton(sp => new Execution.Slurm.SlurmToken(options.Slurm, sp.GetRequiredService<TimeProvider>()));
+            services.AddSingleton(sp => new Execution.Slurm.SlurmClient(new HttpClient(), options.Slurm, sp.GetRequiredService<Execution.Slurm.SlurmToken>()));
+        }
+
+        services.AddSingleton<IWorkloadExecutor>(sp => options.Executor switch
+        {
+            "none" => new NoopExecutor(sp.GetRequiredService<WorkloadLifecycle>(), finishAtOnce: true),
+            "slurm" => ActivatorUtilities.CreateInstance<Execution.Slurm.SlurmExecutor>(sp),
+            _ => ActivatorUtilities.CreateInstance<LocalExecutor>(sp),
+        });
         services.AddDbContext<AiccDb>((sp, db) =>
         {
             var data = sp.GetRequiredService<DataDirectory>();

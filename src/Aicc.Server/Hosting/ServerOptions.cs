@@ -45,8 +45,11 @@ public sealed class ServerOptions
     /// <summary>Seconds between SIGTERM and SIGKILL when a job is cancelled, preempted or out of time.</summary>
     public double KillGraceSeconds { get; set; } = 10;
 
-    /// <summary>local (child processes on this host) or none (jobs are marked started and left to tests).</summary>
+    /// <summary>local (child processes on this host), slurm (jobs on a Slurm cluster through slurmrestd) or none (jobs are marked started and left to tests).</summary>
     public string Executor { get; set; } = "local";
+
+    /// <summary>The Slurm cluster, when <see cref="Executor"/> is slurm.</summary>
+    public Execution.Slurm.SlurmOptions Slurm { get; set; } = new();
 
     /// <summary>Log lines as readable text, or as one JSON object per line (timestamp, level, category, event id, message, state).</summary>
     public string LogFormat { get; set; } = "text";
@@ -97,9 +100,13 @@ public sealed class ServerOptions
             problems.Add($"Aicc:KillGraceSeconds: {KillGraceSeconds}; must be 0..3600");
         }
 
-        if (Executor is not ("local" or "none"))
+        if (Executor is not ("local" or "slurm" or "none"))
         {
-            problems.Add($"Aicc:Executor: '{Executor}'; choose local or none");
+            problems.Add($"Aicc:Executor: '{Executor}'; choose local, slurm or none");
+        }
+        else if (Executor == "slurm")
+        {
+            problems.AddRange(Slurm.Validate());
         }
 
         if (LogFormat is not ("text" or "json"))

@@ -45,9 +45,88 @@ public sealed class AcceleratorInventory
         Nodes = nodes;
     }
 
+    private AcceleratorInventory(AcceleratorCatalog catalog, IReadOnlyList<DiscoveredNode> nodes, IReadOnlyDictionary<string, string> addresses)
+    {
+        Catalog = catalog;
+        Nodes = nodes;
+        SlurmAddresses = addresses;
+    }
+
     public AcceleratorCatalog Catalog { get; }
 
     public IReadOnlyList<DiscoveredNode> Nodes { get; }
+
+    /// <summary>Node name to the address Slurm reaches it at (MASTER_ADDR of a gang); empty without Slurm.</summary>
+    public IReadOnlyDictionary<string, string> SlurmAddresses { get; } = new Dictionary<string, string>();
+
+    /// <summary>
+    /// The nodes of a Slurm cluster (those of <c>Aicc:Slurm:Partition</c> when set), read once at start
+    /// from slurmrestd: CPUs, memory, and one device per GPU in the node's GRES.
+    /// </summary>
+    public static AcceleratorInventory FromSlurm(ServerOptions options, Execution.Slurm.SlurmClient slurm)
+    {
+        IReadOnlyList<Execution.Slurm.SlurmNode> listed;
+        try
+        {
+            listed = slurm.NodesAsync(CancellationToken.None).GetAwaiter().GetResult();
+        }
+        catch (Execution.Slurm.SlurmException e)
+        {
+            throw new InvalidOperationException($"cannot read the nodes of the Slurm cluster at {options.Slurm.Url}: {e.Message}. Check Aicc:Slurm:Url, User and the token; 'scripts/slurm-dev.sh status' shows a development cluster.", e);
+        }
+
+        var catalog = ClusterBuilder.DefaultCatalog();
+        var partition = options.Slurm.Partition;
+        var nodes = new List<DiscoveredNode>();
+        var addresses = new Dictionary<string, string>(StringComparer.Ordinal);
+        foreach (var n in listed.Where(n => partition.Length == 0 || n.Partitions.Contains(partition, StringComparer.Ordinal)).OrderBy(n => n.Name, StringComparer.Ordinal))
+        {
+            var devices = new List<DeviceRecord>();
+            foreach (var (model, count) in ParseGres(n.Gres, options.Slurm.DefaultModel))
+            {
+                if (!catalog.TryGet(model, out var type))
+                {
+                    type = catalog.Add(new AcceleratorType(model, AcceleratorKind.Gpu, 0, ScuOf(model)));
+                }
+
+                for (var i = 0; i < count; i++)
+                {
+                    devices.Add(new DeviceRecord(devices.Count, type.Name, type.MemoryMiB, 0));
+                }
+            }
+
+            nodes.Add(new DiscoveredNode(n.Name, Math.Max(1, n.Cpus) * 1000L, Math.Max(1, n.RealMemoryMiB), devices, "slurm"));
+            addresses[n.Name] = n.Address.Length > 0 ? n.Address : n.Name;
+        }
+
+        if (nodes.Count == 0)
+        {
+            throw new InvalidOperationException(partition.Length == 0
+                ? $"the Slurm cluster at {options.Slurm.Url} lists no nodes"
+                : $"no Slurm node is in partition '{partition}' (Aicc:Slurm:Partition); sinfo lists the partitions");
+        }
+
+        return new AcceleratorInventory(catalog, nodes, addresses);
+    }
+
+    /// <summary>The GPUs in a GRES string such as <c>gpu:h100:8(S:0-1),gpu:a100:2</c> or <c>gpu:4</c>: model and count per entry.</summary>
+    internal static List<(string Model, int Count)> ParseGres(string gres, string defaultModel)
+    {
+        var result = new List<(string, int)>();
+        foreach (var raw in gres.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries))
+        {
+            var entry = raw.IndexOf('(', StringComparison.Ordinal) is var paren and >= 0 ? raw[..paren] : raw;
+            var parts = entry.Split(':');
+            if (parts[0] != "gpu" || parts.Length < 2 || !int.TryParse(parts[^1], NumberStyles.None, CultureInfo.InvariantCulture, out var count) || count <= 0)
+            {
+                continue;
+            }
+
+            result.Add((parts.Length >= 3 ? ModelName(parts[1]) : defaultModel, Math.Min(count, 64)));
+        }
+
+        return result;
+    }
 
     private static long ScuOf(string model) => model switch
     {

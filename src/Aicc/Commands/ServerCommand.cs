@@ -15,7 +15,8 @@ internal static class ServerCommand
         var config = new Option<FileInfo?>("--config") { Description = "A JSON file with an \"Aicc\" section (see docs/operator-guide.md)." };
         var policy = new Option<string?>("--policy") { Description = "Scheduling policy: a built-in name or a policy JSON document." };
         var logFormat = new Option<string?>("--log-format") { Description = "text (default) or json: one JSON object per line for log collectors." };
-        var command = new Command("server", "Run the Aicc control plane: API, scheduler and local executor.") { urls, dataDir, config, policy, logFormat };
+        var executor = new Option<string?>("--executor") { Description = "local (default: child processes here), slurm (a Slurm cluster through slurmrestd; see docs/slurm.md) or none." };
+        var command = new Command("server", "Run the Aicc control plane: API, scheduler and executor.") { urls, dataDir, config, policy, logFormat, executor };
         command.SetAction(async (parse, ct) =>
         {
             var builder = new ConfigurationBuilder();
@@ -46,6 +47,7 @@ internal static class ServerCommand
             options.DataDirectory = parse.GetValue(dataDir) ?? options.DataDirectory;
             options.Policy = parse.GetValue(policy) ?? options.Policy;
             options.LogFormat = parse.GetValue(logFormat) ?? options.LogFormat;
+            options.Executor = parse.GetValue(executor) ?? options.Executor;
             var problems = options.Validate();
             if (problems.Count > 0)
             {
@@ -57,9 +59,18 @@ internal static class ServerCommand
                 return ExitCodes.Usage;
             }
 
-            using var host = AiccServerHost.CreateHostBuilder(options).Build();
-            await host.RunAsync(ct);
-            return ExitCodes.Ok;
+            try
+            {
+                using var host = AiccServerHost.CreateHostBuilder(options).Build();
+                await host.RunAsync(ct);
+                return ExitCodes.Ok;
+            }
+            catch (InvalidOperationException e) when (e.InnerException is Aicc.Server.Execution.Slurm.SlurmException)
+            {
+                // The Slurm cluster is not reachable at start: say so instead of a stack trace.
+                await Console.Error.WriteLineAsync($"error: {e.Message}");
+                return ExitCodes.Unavailable;
+            }
         });
         return command;
     }
