@@ -101,6 +101,22 @@ internal sealed class SlurmCluster : IAsyncDisposable
         Assert.True(p.ExitCode == 0, $"slurm-dev.sh {string.Join(' ', args)} exited {p.ExitCode}: {await error}{await output}");
     }
 
+    /// <summary>scontrol on the dev cluster's configuration.</summary>
+    public static async Task ScontrolAsync(params string[] args)
+    {
+        var start = new ProcessStartInfo("scontrol") { RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false };
+        start.Environment["SLURM_CONF"] = Path.Combine(SlurmDirectory, "etc", "slurm.conf");
+        foreach (var a in args)
+        {
+            start.ArgumentList.Add(a);
+        }
+
+        using var p = Process.Start(start)!;
+        var error = p.StandardError.ReadToEndAsync();
+        await p.WaitForExitAsync();
+        Assert.True(p.ExitCode == 0, $"scontrol {string.Join(' ', args)} exited {p.ExitCode}: {await error}");
+    }
+
     public static async Task<JsonNode> SubmitAsync(HttpClient http, JsonObject job)
     {
         using var response = await http.PostAsJsonAsync("/api/v1/workloads", job);

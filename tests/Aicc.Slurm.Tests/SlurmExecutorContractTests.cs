@@ -43,6 +43,34 @@ public sealed class SlurmExecutorContractTests : IAsyncLifetime
     }
 
     [Fact]
+    public async Task NodeDrainedInSlurm_IsCordonedInAiccAndBackWhenResumed()
+    {
+        async Task<bool> CordonedAsync() =>
+            JsonNode.Parse(await _http.GetStringAsync("/api/v1/nodes"))!.AsArray().Single(n => n!["name"]!.GetValue<string>() == "node4")!["cordoned"]!.GetValue<bool>();
+        async Task WaitForAsync(bool cordoned)
+        {
+            for (var i = 0; i < 100 && await CordonedAsync() != cordoned; i++)
+            {
+                await Task.Delay(200);
+            }
+
+            Assert.Equal(cordoned, await CordonedAsync());
+        }
+
+        try
+        {
+            await SlurmCluster.ScontrolAsync("update", "nodename=node4", "state=drain", "reason=aicc-contract-test");
+            await WaitForAsync(cordoned: true);
+        }
+        finally
+        {
+            await SlurmCluster.ScontrolAsync("update", "nodename=node4", "state=resume");
+        }
+
+        await WaitForAsync(cordoned: false);
+    }
+
+    [Fact]
     public async Task OneGpuJob_RunsInSlurmWithOneBoundGpu()
     {
         var w = await SlurmCluster.SubmitAsync(_http, SlurmCluster.Job("one-gpu", Sh("echo CVD=$CUDA_VISIBLE_DEVICES RANK=$RANK WORLD_SIZE=$WORLD_SIZE host=$SLURMD_NODENAME"), gpus: 1));

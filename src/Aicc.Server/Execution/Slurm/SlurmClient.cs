@@ -8,7 +8,13 @@ using System.Text.Json.Nodes;
 namespace Aicc.Server.Execution.Slurm;
 
 /// <summary>A node as slurmrestd lists it.</summary>
-public sealed record SlurmNode(string Name, string Address, int Cpus, long RealMemoryMiB, string Gres, string State, IReadOnlyList<string> Partitions);
+public sealed record SlurmNode(string Name, string Address, int Cpus, long RealMemoryMiB, string Gres, string State, IReadOnlyList<string> Partitions, IReadOnlyList<string>? Flags = null)
+{
+    /// <summary>Slurm will not start new work there: down, failed, drained or draining, not responding.</summary>
+    public bool Unavailable =>
+        State is "down" or "error" or "fail" or "future" or "unknown" ||
+        (Flags ?? []).Any(f => f is "DRAIN" or "DRAINING" or "DRAINED" or "FAIL" or "FAILING" or "NOT_RESPONDING" or "MAINTENANCE" or "REBOOT_REQUESTED" or "POWERED_DOWN");
+}
 
 /// <summary>One Slurm job (a heterogeneous job lists one entry per component; the leader has offset 0).</summary>
 public sealed record SlurmJob(int Id, string Name, string Comment, string State, int RawExitCode, string StateReason, int HetJobId, int HetOffset, string Nodes)
@@ -54,7 +60,8 @@ public sealed class SlurmClient(HttpClient http, SlurmOptions options, SlurmToke
             Long(n, "real_memory"),
             Str(n, "gres"),
             Str(n, "state"),
-            [.. (n["partitions"]?.AsArray() ?? []).Select(p => p?.GetValue<string>() ?? "")]))];
+            [.. (n["partitions"]?.AsArray() ?? []).Select(p => p?.GetValue<string>() ?? "")],
+            [.. (n["state_flags"]?.AsArray() ?? []).Select(f => f?.GetValue<string>() ?? "")]))];
     }
 
     /// <summary>Submits a job; returns its id (a heterogeneous job's leader id).</summary>

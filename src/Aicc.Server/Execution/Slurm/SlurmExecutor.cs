@@ -2,6 +2,10 @@ using System.Collections.Concurrent;
 using System.Globalization;
 using Aicc.Server.Execution.Local;
 using Aicc.Server.Hosting;
+using System.Text.Json;
+using Aicc.Server.Persistence;
+using Microsoft.EntityFrameworkCore;
+using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Logging;
 
 namespace Aicc.Server.Execution.Slurm;
@@ -26,10 +30,12 @@ public sealed partial class SlurmExecutor : IWorkloadExecutor, IDisposable
     private readonly InstallationId _installation;
     private readonly SlurmClient _slurm;
     private readonly ILogger<SlurmExecutor> _logger;
+    private readonly IServiceScopeFactory _scopes;
     private int _sweeping;
 
-    public SlurmExecutor(ServerContext server, WorkloadLifecycle lifecycle, InstallationId installation, SlurmClient slurm, ILogger<SlurmExecutor> logger)
+    public SlurmExecutor(ServerContext server, WorkloadLifecycle lifecycle, InstallationId installation, SlurmClient slurm, IServiceScopeFactory scopes, ILogger<SlurmExecutor> logger)
     {
+        _scopes = scopes;
         _server = server;
         _lifecycle = lifecycle;
         _installation = installation;
@@ -103,6 +109,7 @@ public sealed partial class SlurmExecutor : IWorkloadExecutor, IDisposable
             }
         }
 
+        await SyncNodesAsync(await WithRetriesAsync(_slurm.NodesAsync, "list nodes", ct), ct);
         _ = SweepLoopAsync();
         return gone;
     }
@@ -344,6 +351,7 @@ public sealed partial class SlurmExecutor : IWorkloadExecutor, IDisposable
             try
             {
                 await Task.Delay(TimeSpan.FromSeconds(Options.SweepSeconds), _server.Time, _stopping.Token);
+                await SyncNodesAsync(await _slurm.NodesAsync(_stopping.Token), _stopping.Token);
                 foreach (var ((workload, attempt), job) in Ours(await _slurm.JobsAsync(_stopping.Token)))
                 {
                     var owned = _runs.TryGetValue(workload, out var run) && run.Attempt == attempt;
@@ -367,10 +375,59 @@ public sealed partial class SlurmExecutor : IWorkloadExecutor, IDisposable
             {
                 return;
             }
-            catch (SlurmException e)
+            catch (Exception e) when (e is SlurmException or DbUpdateException)
             {
                 LogSweepFailed(_logger, e.Message);
             }
+        }
+    }
+
+    /// <summary>The label by which Aicc remembers that it cordoned a node because Slurm would not use it.</summary>
+    public const string CordonLabel = "aicc.slurm/unavailable";
+
+    /// <summary>
+    /// Cordons the nodes Slurm will not start work on (down, drained, not responding) and uncordons
+    /// them when Slurm uses them again; a cordon an operator set is never lifted here.
+    /// </summary>
+    internal async Task SyncNodesAsync(IReadOnlyList<SlurmNode> nodes, CancellationToken ct)
+    {
+        var bySlurm = nodes.ToDictionary(n => n.Name, StringComparer.Ordinal);
+        using var scope = _scopes.CreateScope();
+        var db = scope.ServiceProvider.GetRequiredService<AiccDb>();
+        var changed = false;
+        foreach (var row in await db.Nodes.Where(n => n.Source == "slurm").ToListAsync(ct))
+        {
+            var labels = JsonSerializer.Deserialize<Dictionary<string, string>>(row.LabelsJson) ?? [];
+            var ours = labels.ContainsKey(CordonLabel);
+            var slurm = bySlurm.GetValueOrDefault(row.Name);
+            var unavailable = slurm is null || slurm.Unavailable;
+            if (unavailable && !row.Cordoned)
+            {
+                row.Cordoned = true;
+                labels[CordonLabel] = slurm is null ? "missing" : string.Join('+', [slurm.State, .. slurm.Flags ?? []]).ToLowerInvariant();
+                LogNodeCordoned(_logger, row.Name, labels[CordonLabel]);
+            }
+            else if (!unavailable && row.Cordoned && ours)
+            {
+                row.Cordoned = false;
+                row.Draining = false;
+                labels.Remove(CordonLabel);
+                LogNodeUncordoned(_logger, row.Name);
+            }
+            else
+            {
+                continue;
+            }
+
+            row.LabelsJson = JsonSerializer.Serialize(labels);
+            row.Version++;
+            changed = true;
+        }
+
+        if (changed)
+        {
+            await db.SaveChangesAsync(ct);
+            _server.Signal.ConfigurationChanged();
         }
     }
 
@@ -461,8 +518,14 @@ public sealed partial class SlurmExecutor : IWorkloadExecutor, IDisposable
     [LoggerMessage(EventId = 3107, Level = LogLevel.Warning, Message = "Cannot poll workload {WorkloadId} attempt {Attempt} in Slurm, will keep trying: {Error}")]
     private static partial void LogPollFailed(ILogger logger, string workloadId, int attempt, string error);
 
-    [LoggerMessage(EventId = 3108, Level = LogLevel.Warning, Message = "The orphan sweep could not list Slurm jobs: {Error}")]
+    [LoggerMessage(EventId = 3108, Level = LogLevel.Warning, Message = "The Slurm sweep (orphans, node states) failed, will try again: {Error}")]
     private static partial void LogSweepFailed(ILogger logger, string error);
+
+    [LoggerMessage(EventId = 3109, Level = LogLevel.Warning, Message = "Cordoned node {Node}: Slurm reports it {State}")]
+    private static partial void LogNodeCordoned(ILogger logger, string node, string state);
+
+    [LoggerMessage(EventId = 3110, Level = LogLevel.Information, Message = "Uncordoned node {Node}: Slurm uses it again")]
+    private static partial void LogNodeUncordoned(ILogger logger, string node);
 
     private sealed record LaunchedAt(DateTimeOffset At, bool FromRestart);
 
