@@ -1,8 +1,8 @@
 using System.Collections.Concurrent;
 using System.Globalization;
+using System.Text.Json;
 using Aicc.Server.Execution.Local;
 using Aicc.Server.Hosting;
-using System.Text.Json;
 using Aicc.Server.Persistence;
 using Microsoft.EntityFrameworkCore;
 using Microsoft.Extensions.DependencyInjection;
