@@ -1,7 +1,9 @@
 using Aicc.Fuzz;
 
 // aicc-fuzz TARGET             run under afl-fuzz (SharpFuzz's out-of-process mode, input on stdin)
-// aicc-fuzz TARGET FILE...     replay inputs once each; exit 1 if any raises an unexpected exception
+// aicc-fuzz TARGET FILE...     replay inputs once each (prints accepted/rejected); exit 1 if any raises an unexpected exception.
+//                              Replay with the plain build (dotnet run --project fuzz/Aicc.Fuzz -- …): instrumented
+//                              code outside Fuzzer.Run has no coverage map to write to.
 // aicc-fuzz --list             the targets
 if (args.Length == 0 || args[0] is "-h" or "--help")
 {
@@ -32,12 +34,12 @@ if (args.Length > 1)
     {
         try
         {
-            target(File.ReadAllBytes(file));
+            Console.WriteLine($"{file}: {(target(File.ReadAllBytes(file)) ? "accepted" : "rejected")}");
         }
         catch (Exception e)
         {
             failed++;
-            Console.Error.WriteLine($"{file}: {e.GetType().Name}: {e.Message}");
+            Console.Error.WriteLine($"{file}: {e}");
         }
     }
 
@@ -48,6 +50,6 @@ SharpFuzz.Fuzzer.OutOfProcess.Run(stream =>
 {
     using var buffer = new MemoryStream();
     stream.CopyTo(buffer);
-    target(buffer.ToArray());
+    _ = target(buffer.ToArray());
 });
 return 0;

@@ -108,9 +108,16 @@ public static class PluginRegistry
             problems.Add($"queueSort: unknown '{spec.QueueSort}' (choose {string.Join(", ", QueueSorts)})");
         }
 
-        for (var i = 0; i < spec.Scores.Count; i++)
+        // A document may say "scores": null (in YAML, "scores:" with nothing after it); found by F1.
+        var scores = spec.Scores ?? [];
+        if (spec.Scores is null)
         {
-            var s = spec.Scores[i];
+            problems.Add($"scores: must be a list of {{plugin, weight}} (choose {string.Join(", ", Scores.Keys)})");
+        }
+
+        for (var i = 0; i < scores.Count; i++)
+        {
+            var s = scores[i];
             if (s is null || !Scores.ContainsKey(s.Plugin ?? ""))
             {
                 problems.Add($"scores[{i}].plugin: unknown '{s?.Plugin}' (choose {string.Join(", ", Scores.Keys)})");

@@ -29,6 +29,13 @@ internal sealed class YamlFields(string file)
             Problems.Add(new JobTraceProblem(File, (int)ex.Start.Line, "yaml", ex.InnerException?.Message ?? ex.Message));
             return null;
         }
+        catch (Exception ex) when (ex is ArgumentException or InvalidOperationException)
+        {
+            // YamlDotNet 16.3 throws these instead of YamlException on some malformed input (a tag
+            // that is not a URI, certain broken plain scalars); found by F1 (docs/reliability.md).
+            Problems.Add(new JobTraceProblem(File, 1, "yaml", $"not valid YAML: {ex.Message}"));
+            return null;
+        }
 
         if (stream.Documents.Count == 0 || stream.Documents[0].RootNode is not YamlMappingNode root)
         {

@@ -45,27 +45,86 @@ public static class PolicyFile
         return spec;
     }
 
-    /// <summary>Converts a YAML document to JSON text; plain scalars become numbers or booleans when they read as such.</summary>
+    /// <summary>Converts a YAML document to JSON text; plain scalars become numbers or booleans when they read as such.
+    /// Malformed YAML, a key that is not a scalar, and documents nested or aliased beyond the limits
+    /// throw <see cref="YamlException"/>.</summary>
     public static string YamlToJson(string yaml)
     {
         var stream = new YamlStream();
-        stream.Load(new StringReader(yaml));
+        try
+        {
+            stream.Load(new StringReader(yaml));
+        }
+        catch (Exception ex) when (ex is ArgumentException or InvalidOperationException)
+        {
+            // YamlDotNet 16.3 throws these instead of YamlException on some malformed input: a global
+            // tag that is not a URI ("!!+3B"), certain broken plain scalars, stray events. Found by F1.
+            throw new YamlException($"not valid YAML: {ex.Message}", ex);
+        }
+
         if (stream.Documents.Count == 0)
         {
             return "null";
         }
 
-        return (Convert(stream.Documents[0].RootNode) ?? JsonValue.Create((string?)null))?.ToJsonString() ?? "null";
+        return (new Converter().Convert(stream.Documents[0].RootNode, 0) ?? JsonValue.Create((string?)null))?.ToJsonString() ?? "null";
     }
 
-    private static JsonNode? Convert(YamlNode node) => node switch
+    /// <summary>
+    /// YAML nodes to a JSON tree. Aliases are references, so "&amp;a [*a]" is a cycle and ten doubling
+    /// aliases are 2^10 copies; the walk stops at a depth and a node count far above any policy (a
+    /// policy has a few dozen nodes) instead of overflowing the stack or filling memory. Found by F1.
+    /// </summary>
+    private sealed class Converter
     {
-        YamlMappingNode map => new JsonObject(map.Children.Select(kv =>
-            KeyValuePair.Create(((YamlScalarNode)kv.Key).Value ?? "", Convert(kv.Value)))),
-        YamlSequenceNode seq => new JsonArray([.. seq.Children.Select(Convert)]),
-        YamlScalarNode scalar => Scalar(scalar),
-        _ => null,
-    };
+        private const int MaxDepth = 32;
+        private const int MaxNodes = 10_000;
+        private int _nodes;
+
+        public JsonNode? Convert(YamlNode node, int depth)
+        {
+            if (depth > MaxDepth || ++_nodes > MaxNodes)
+            {
+                throw new YamlException(node.Start, node.End, depth > MaxDepth
+                    ? $"nested more than {MaxDepth} deep (an alias that contains itself?)"
+                    : $"more than {MaxNodes} values once aliases are expanded");
+            }
+
+            switch (node)
+            {
+                case YamlMappingNode map:
+                    var obj = new JsonObject();
+                    foreach (var (key, value) in map.Children)
+                    {
+                        if (key is not YamlScalarNode name)
+                        {
+                            throw new YamlException(key.Start, key.End, "a key must be a name, not a list or a mapping");
+                        }
+
+                        if (obj.ContainsKey(name.Value ?? ""))
+                        {
+                            throw new YamlException(key.Start, key.End, $"the key '{name.Value}' appears twice");
+                        }
+
+                        obj[name.Value ?? ""] = Convert(value, depth + 1);
+                    }
+
+                    return obj;
+                case YamlSequenceNode seq:
+                    var array = new JsonArray();
+                    foreach (var item in seq.Children)
+                    {
+                        array.Add(Convert(item, depth + 1));
+                    }
+
+                    return array;
+                case YamlScalarNode scalar:
+                    return Scalar(scalar);
+                default:
+                    return null;
+            }
+        }
+    }
 
     private static JsonValue? Scalar(YamlScalarNode scalar)
     {

@@ -107,4 +107,36 @@ public class PolicyFileTests
         Assert.Null(policy);
         Assert.Contains("neither a built-in policy", Assert.Single(problems), StringComparison.Ordinal);
     }
+    // Found by F1 (fuzz/Aicc.Fuzz, target policy-yaml): each of these once escaped as an exception
+    // the CLI did not turn into a message, or overflowed the stack.
+    [Theory]
+    [InlineData("&a [*a]", "nested more than")]
+    [InlineData("a: &a [1, 1]\nb: &b [*a, *a, *a, *a, *a, *a, *a, *a, *a, *a]\nc: &c [*b, *b, *b, *b, *b, *b, *b, *b, *b, *b]\nd: &d [*c, *c, *c, *c, *c, *c, *c, *c, *c, *c]\ne: [*d, *d, *d, *d, *d, *d, *d, *d, *d, *d]\n", "values once aliases are expanded")]
+    [InlineData("[1, 2]: x", "a key must be a name")]
+    [InlineData("queueSort: Fifo\nqueueSort: Sjf\n", "Duplicate key")]
+    [InlineData("!!+3B x", "not valid YAML")]
+    public void YamlToJson_HostileDocument_IsAYamlErrorWithAReason(string yaml, string reason)
+    {
+        var ex = Assert.Throws<YamlDotNet.Core.YamlException>(() => PolicyFile.YamlToJson(yaml));
+
+        Assert.Contains(reason, ex.Message, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void Load_ScoresWithoutAList_IsAProblemNotACrash()
+    {
+        var path = Path.Combine(Path.GetTempPath(), $"aicc-policy-{Guid.NewGuid():N}.yaml");
+        File.WriteAllText(path, "queueSort: Fifo\nscores:\n");
+        try
+        {
+            var policy = PolicyFile.Load(path, out var problems);
+
+            Assert.Null(policy);
+            Assert.Contains(problems, p => p.Contains("scores: must be a list", StringComparison.Ordinal));
+        }
+        finally
+        {
+            File.Delete(path);
+        }
+    }
 }
