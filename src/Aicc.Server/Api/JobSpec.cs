@@ -76,7 +76,8 @@ public sealed partial class JobSpec
 
     public int EffectiveTimeLimitSeconds => TimeLimitSeconds > 0 ? TimeLimitSeconds : MaxTimeLimitSeconds;
 
-    public int PodCount => PodSets?.Sum(p => p.Count) ?? 0;
+    // A YAML list may hold a null entry ("podSets: [~]"); Validate names it, this must not throw first. Found by F1.
+    public int PodCount => PodSets?.Sum(p => p?.Count ?? 0) ?? 0;
 
     /// <summary>The checks the core does not make: the program, its environment and the limits.</summary>
     public List<ValidationProblem> Validate()

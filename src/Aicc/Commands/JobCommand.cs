@@ -47,6 +47,12 @@ internal static class JobCommand
             var what = inner.Contains("not found on type", StringComparison.Ordinal) ? "unknown field" : inner;
             throw new CliException(ExitCodes.Usage, $"{path}:{e.Start.Line}:{e.Start.Column}: {what}");
         }
+        catch (Exception e) when (e is ArgumentException or InvalidOperationException)
+        {
+            // YamlDotNet 16.3 throws these instead of YamlException on some malformed text (a tag
+            // that is not a URI); found by F1 (docs/reliability.md).
+            throw new CliException(ExitCodes.Usage, $"{path}: not valid YAML: {e.Message}");
+        }
     }
 
     private static Command Submit()
