@@ -4,16 +4,7 @@ namespace Aicc.Tests.Configuration;
 
 public class PolicyFileTests
 {
-    private static string RepoRoot()
-    {
-        var dir = new DirectoryInfo(AppContext.BaseDirectory);
-        while (dir is not null && !File.Exists(Path.Combine(dir.FullName, "Aicc.slnx")))
-        {
-            dir = dir.Parent;
-        }
-
-        return dir?.FullName ?? throw new InvalidOperationException("Aicc.slnx not found above the test directory");
-    }
+    private static string RepoRoot() => Repo.Root;
 
     public static TheoryData<string> ExamplePolicies()
     {

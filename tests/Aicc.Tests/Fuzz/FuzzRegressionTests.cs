@@ -10,16 +10,7 @@ namespace Aicc.Tests.Fuzz;
 /// </summary>
 public class FuzzRegressionTests
 {
-    private static string FuzzRoot()
-    {
-        var dir = new DirectoryInfo(AppContext.BaseDirectory);
-        while (dir is not null && !File.Exists(Path.Combine(dir.FullName, "Aicc.slnx")))
-        {
-            dir = dir.Parent;
-        }
-
-        return Path.Combine(dir?.FullName ?? throw new InvalidOperationException("Aicc.slnx not found above the test directory"), "fuzz");
-    }
+    private static string FuzzRoot() => Path.Combine(Repo.Root, "fuzz");
 
     private static TheoryData<string, string> Inputs(string folder)
     {
