@@ -79,4 +79,19 @@ public sealed class LocalExecutorTests : IDisposable
         var logs = await admin.GetStringAsync($"/api/v1/workloads/{id}/logs?follow=true");
         Assert.Equal("one\ntwo\n", logs);
     }
+
+    [Fact]
+    public async Task Logs_FollowAskedBeforeTheFirstAttemptOfAJobThatHasSinceEnded_SendsItsOutput()
+    {
+        // The race the end-to-end test met: the request saw the job pending (attempt 0), and by its
+        // first poll the job had been admitted, run and ended.
+        var admin = _server.Admin();
+        var id = (await (await admin.SubmitAsync(Http.Job(command: """["sh", "-c", "echo quick"]"""))).ReadJsonAsync())["id"]!.GetValue<string>();
+        await admin.WaitForStateAsync(id, "Succeeded");
+        using var output = new MemoryStream();
+        await Aicc.Server.Api.LogStreamer.StreamAsync(
+            output, id, attempt: 0, podFilter: null, follow: true, _server.Get<Aicc.Server.Hosting.ServerContext>(),
+            _server.Get<Microsoft.Extensions.DependencyInjection.IServiceScopeFactory>(), TestContext.Current.CancellationToken);
+        Assert.Equal("quick\n", System.Text.Encoding.UTF8.GetString(output.ToArray()));
+    }
 }

@@ -25,13 +25,22 @@ public static class LogStreamer
                 var (state, current, placementJson) = await ReadStateAsync(scopes, id, attempt, ct);
                 if (attempt == 0)
                 {
+                    // Asked before the first attempt: follow it once it exists. A short job can be
+                    // admitted, run and end between two polls, so an ended workload with an attempt
+                    // still has its logs sent; only one that ended without any (cancelled while
+                    // pending) ends the stream here.
+                    if (current > 0 && follow)
+                    {
+                        attempt = current;
+                        continue;
+                    }
+
                     if (!follow || WorkloadStates.IsTerminal(state))
                     {
                         return;
                     }
 
                     await Task.Delay(Poll, ct);
-                    attempt = current;
                     continue;
                 }
 
