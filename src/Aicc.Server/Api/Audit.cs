@@ -12,7 +12,7 @@ namespace Aicc.Server.Api;
 /// and path, never the body or query), when and the outcome. Records are queued and written in
 /// batches so auditing does not add a database commit to every request.
 /// </summary>
-public sealed partial class AuditLog(IServiceScopeFactory scopes, DbWriter writer, ILogger<AuditLog> logger) : BackgroundService
+public sealed partial class AuditLog(DbWriter writer, ILogger<AuditLog> logger) : BackgroundService
 {
     private readonly Channel<AuditRow> _queue = Channel.CreateBounded<AuditRow>(new BoundedChannelOptions(100_000) { FullMode = BoundedChannelFullMode.Wait });
     private long _pending;
@@ -69,13 +69,17 @@ public sealed partial class AuditLog(IServiceScopeFactory scopes, DbWriter write
 
         try
         {
-            using var scope = scopes.CreateScope();
-            var db = scope.ServiceProvider.GetRequiredService<AiccDb>();
-            db.Audit.AddRange(batch);
-            using (await writer.AcquireAsync(ct))
-            {
-                await db.SaveChangesAsync(ct);
-            }
+            // A background write: it joins the writer's next batch behind the clients' writes
+            // instead of taking the database for a transaction of its own.
+            var rows = batch.ToArray();
+            await writer.WriteAsync(
+                (db, _) =>
+                {
+                    db.Audit.AddRange(rows);
+                    return Task.FromResult(rows.Length);
+                },
+                background: true,
+                ct);
         }
         catch (Exception e) when (e is Microsoft.EntityFrameworkCore.DbUpdateException or Microsoft.Data.Sqlite.SqliteException)
         {

@@ -184,8 +184,22 @@ internal sealed class SqlitePragmas : Microsoft.EntityFrameworkCore.Diagnostics.
         return Task.CompletedTask;
     }
 
+    // A pooled connection keeps its settings, and EF Core opens a connection for every query: apply
+    // the pragmas once per native SQLite handle instead of three extra statements per query.
+    private static readonly System.Runtime.CompilerServices.ConditionalWeakTable<object, object> Applied = [];
+
     private static void Apply(System.Data.Common.DbConnection connection)
     {
+        if (connection is Microsoft.Data.Sqlite.SqliteConnection { Handle: { } handle })
+        {
+            if (Applied.TryGetValue(handle, out _))
+            {
+                return;
+            }
+
+            Applied.AddOrUpdate(handle, handle);
+        }
+
         using var command = connection.CreateCommand();
         command.CommandText = "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL; PRAGMA busy_timeout=5000;";
         command.ExecuteNonQuery();

@@ -73,6 +73,41 @@ public sealed class DbWriterTests : IDisposable
         Assert.Equal("first", (await check.Settings.SingleAsync(s => s.Key == "taken")).Value);
     }
 
+    [Fact]
+    public async Task WriteAsync_BatchFailsAsAWhole_RunsAgainOneByOneAndRowsMadeOutsideTheWriteLandOnce()
+    {
+        // Like a submission: the row object is made before the write and only added inside it, so
+        // after the all-at-once attempt fails, the same object is added again on the slower path.
+        var writer = _server.Get<DbWriter>();
+        await Insert(writer, "occupied");
+        var fallbacksBefore = writer.Fallbacks;
+        var rows = Enumerable.Range(0, 20).Select(i => new EventRow { WorkloadId = "wl-batch", At = DateTimeOffset.UnixEpoch, Type = "Test", Message = $"row {i}" }).ToList();
+        Task<long>[] writes;
+        Task<bool> duplicate;
+        using (await writer.AcquireAsync(CancellationToken.None))
+        {
+            writes = [.. rows.Take(10).Select(r => AddEvent(writer, r))];
+            duplicate = Insert(writer, "occupied");
+            writes = [.. writes, .. rows.Skip(10).Select(r => AddEvent(writer, r))];
+        }
+
+        await Assert.ThrowsAsync<DbUpdateException>(() => duplicate);
+        await Task.WhenAll(writes);
+        Assert.True(writer.Fallbacks > fallbacksBefore, "the failing batch should have been run again one write at a time");
+        await using var check = _server.Db();
+        var stored = await check.Events.Where(e => e.WorkloadId == "wl-batch").OrderBy(e => e.Id).Select(e => e.Message).ToListAsync();
+        Assert.Equal(rows.Select(r => r.Message), stored);
+    }
+
+    private static Task<long> AddEvent(DbWriter writer, EventRow row) =>
+        writer.WriteAsync(
+            (db, _) =>
+            {
+                db.Events.Add(row);
+                return Task.FromResult(row.Id);
+            },
+            CancellationToken.None);
+
     private static Task<bool> Insert(DbWriter writer, string key) =>
         writer.WriteAsync(
             (db, _) =>
