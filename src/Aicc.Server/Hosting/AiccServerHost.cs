@@ -85,7 +85,9 @@ public static class AiccServerHost
             "slurm" => ActivatorUtilities.CreateInstance<Execution.Slurm.SlurmExecutor>(sp),
             _ => ActivatorUtilities.CreateInstance<LocalExecutor>(sp),
         });
-        services.AddDbContext<AiccDb>((sp, db) =>
+        // Pooled: a request, a cycle and a writer batch each take a context; building one costs more
+        // than most of the queries it then runs.
+        services.AddDbContextPool<AiccDb>((sp, db) =>
         {
             var data = sp.GetRequiredService<DataDirectory>();
             db.UseSqlite($"Data Source={data.DatabasePath};Pooling=True;Default Timeout=30");
