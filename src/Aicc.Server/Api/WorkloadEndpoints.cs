@@ -58,9 +58,9 @@ public static class WorkloadEndpoints
         w.MapGet("/{id}/logs", LogsAsync).WithSummary("Standard output and error of the pods; follow=true streams until the workload ends.");
     }
 
-    public static WorkloadDto ToDto(WorkloadRow w, WaitingBoard? board, IReadOnlyList<AttemptRow>? attempts, bool withSpec)
+    public static WorkloadDto ToDto(WorkloadRow w, WaitingBoard? board, IReadOnlyList<AttemptRow>? attempts, bool withSpec, JobSpec? parsed = null)
     {
-        var spec = JsonSerializer.Deserialize<JobSpec>(w.SpecJson, JsonBody.Options)!;
+        var spec = parsed ?? JsonSerializer.Deserialize<JobSpec>(w.SpecJson, JsonBody.Options)!;
         var waiting = w.State == WorkloadStates.Pending && board?.Get(w.Id) is { } b ? new WaitingDto(b.Reason.Replace(w.TenantId + "/", "", StringComparison.Ordinal), b.Position) : null;
         return new WorkloadDto(
             w.Id, w.TenantId, w.Name, w.Queue, w.Priority, w.State, w.Reason, w.Attempt, w.Failures, spec.MaxRetries, w.ExitCode, w.CancelRequested,
@@ -153,7 +153,7 @@ public static class WorkloadEndpoints
         }
 
         server.Signal.Wake();
-        return Results.Created($"/api/v1/workloads/{id}", ToDto(row, null, null, withSpec: false));
+        return Results.Created($"/api/v1/workloads/{id}", ToDto(row, null, null, withSpec: false, spec));
     }
 
     private static IResult Replay(HttpContext http, WorkloadRow existing, byte[] hash)

@@ -92,7 +92,7 @@ public sealed partial class WorkloadLifecycle(DbWriter writer, ServerContext ser
                 OutcomeKind.Lost => AttemptStates.Lost,
                 _ => AttemptStates.Failed,
             };
-            await MeterAsync(db, w, a, now, ct);
+            await MeterAsync(db, w, spec, a, now, ct);
 
             string type;
             if (w.CancelRequested || outcome.Kind == OutcomeKind.Cancelled)
@@ -201,7 +201,7 @@ public sealed partial class WorkloadLifecycle(DbWriter writer, ServerContext ser
     }
 
     /// <summary>Records what an attempt used: accelerator milli-seconds per model, SCU and CPU milli-seconds.</summary>
-    private async Task MeterAsync(AiccDb db, WorkloadRow w, AttemptRow a, DateTimeOffset now, CancellationToken ct)
+    private async Task MeterAsync(AiccDb db, WorkloadRow w, JobSpec spec, AttemptRow a, DateTimeOffset now, CancellationToken ct)
     {
         var from = a.StartedAt ?? a.AdmittedAt;
         var ms = Math.Max(0, (long)(now - from).TotalMilliseconds);
@@ -210,7 +210,6 @@ public sealed partial class WorkloadLifecycle(DbWriter writer, ServerContext ser
             return;
         }
 
-        var spec = JsonSerializer.Deserialize<JobSpec>(w.SpecJson, JsonBody.Options)!;
         var byModel = new Dictionary<string, (long Acc, long Scu)>(StringComparer.Ordinal);
         long cpu = 0;
         var nodes = await DevicesAsync(db, ct);
