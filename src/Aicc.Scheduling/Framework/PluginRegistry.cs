@@ -5,6 +5,7 @@ using Aicc.Scheduling.Plugins.Fgd;
 using Aicc.Scheduling.Plugins.GpuClustering;
 using Aicc.Scheduling.Plugins.GpuPacking;
 using Aicc.Scheduling.Plugins.LeastAllocated;
+using Aicc.Scheduling.Plugins.ModelReserve;
 using Aicc.Scheduling.Plugins.Random;
 using Aicc.Scheduling.Plugins.TopologyPacking;
 using Aicc.Scheduling.Queueing;
@@ -26,13 +27,16 @@ public static class PluginRegistry
         ["DotProduct"] = () => new DotProductPlugin(),
         ["Random"] = () => new RandomPlugin(),
         ["FGD"] = () => new FgdPlugin(),
+        ["FGDExact"] = () => new FgdPlugin(exact: true),
         ["TopologyPacking"] = () => new TopologyPackingPlugin(),
+        ["ModelReserve"] = () => new ModelReservePlugin(),
     };
 
     private static readonly Dictionary<string, Func<IDeviceSelector>> DeviceSelectors = new(StringComparer.OrdinalIgnoreCase)
     {
         ["BestFit"] = () => new BestFitDevices(),
         ["FGD"] = () => new FgdDevices(),
+        ["FGDExact"] = () => new FgdDevices(exact: true),
         ["First"] = () => new FirstDevices(),
         ["Random"] = () => new RandomDevices(),
     };

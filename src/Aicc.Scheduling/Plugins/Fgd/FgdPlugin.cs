@@ -9,29 +9,29 @@ namespace Aicc.Scheduling.Plugins.Fgd;
 /// nodes whose fragmentation changes by nearly the same amount tie and the placer's tie-break decides
 /// among them. A fractional pod is scored on its best device (the one <see cref="FgdDevices"/> picks).
 /// </summary>
-public sealed class FgdPlugin : IScorePlugin
+public sealed class FgdPlugin(bool exact = false) : IScorePlugin
 {
     /// <summary>Change of expected fragmentation, in milli-devices, that moves the sigmoid by one unit.</summary>
     public const double Scale = 1000;
 
     private readonly FgdNodeCache _cache = new();
 
-    public string Name => "FGD";
+    public string Name => exact ? "FGDExact" : "FGD";
 
     public bool Cacheable => true;
 
     public double Score(ClusterState cluster, int node, in PodRequest pod, ScoringContext context) =>
-        FgdScore.Evaluate(cluster, node, pod, context.Workload, _cache, out _, out _);
+        FgdScore.Evaluate(cluster, node, pod, context.Workload, _cache, exact, out _, out _);
 }
 
 /// <summary>FGD's device choice inside the node: a fractional pod takes the device with the highest FGD
 /// score, the lowest-numbered one among equals (the artifact's <c>allocateGpuIdBasedOnFGDScore</c>);
 /// whole-device pods take the lowest-numbered free devices.</summary>
-public sealed class FgdDevices : IDeviceSelector
+public sealed class FgdDevices(bool exact = false) : IDeviceSelector
 {
     private readonly FgdNodeCache _cache = new();
 
-    public string Name => "FGD";
+    public string Name => exact ? "FGDExact" : "FGD";
 
     public void Choose(ClusterState cluster, int node, in PodRequest pod, ScoringContext context, Span<int> devices)
     {
@@ -44,7 +44,7 @@ public sealed class FgdDevices : IDeviceSelector
             return;
         }
 
-        FgdScore.Evaluate(cluster, node, pod, context.Workload, _cache, out var best, out _);
+        FgdScore.Evaluate(cluster, node, pod, context.Workload, _cache, exact, out var best, out _);
         devices[0] = first + best;
     }
 }
@@ -82,7 +82,7 @@ internal sealed class FgdNodeCache
 /// <summary>The FGD score of one node for one pod, shared by the score plugin and the device selector.</summary>
 internal static class FgdScore
 {
-    public static int Evaluate(ClusterState c, int node, in PodRequest pod, TargetWorkload workload, FgdNodeCache cache, out int bestDevice, out double bestDelta)
+    public static double Evaluate(ClusterState c, int node, in PodRequest pod, TargetWorkload workload, FgdNodeCache cache, bool exact, out int bestDevice, out double bestDelta)
     {
         var n = c.DevicesOn(node);
         Span<int> free = stackalloc int[n];
@@ -97,10 +97,10 @@ internal static class FgdScore
         {
             Fragmentation.TakeWhole(free, models, pod);
             bestDelta = Fragmentation.Expected(free, models, cpuAfter, classes) - before;
-            return ToScore(bestDelta);
+            return exact ? ToExactScore(bestDelta) : ToScore(bestDelta);
         }
 
-        var best = -1;
+        var best = -1.0;
         var first = c.FirstDevice(node);
         for (var d = 0; d < n; d++)
         {
@@ -112,7 +112,7 @@ internal static class FgdScore
             free[d] -= pod.Milli;
             var delta = Fragmentation.Expected(free, models, cpuAfter, classes) - before;
             free[d] += pod.Milli;
-            var score = ToScore(delta);
+            var score = exact ? ToExactScore(delta) : ToScore(delta);
             if (score > best)
             {
                 best = score;
@@ -126,9 +126,12 @@ internal static class FgdScore
 
     /// <summary>⌊100 · sigmoid((before − after) / 1000)⌋, evaluated in the artifact's order of operations so
     /// that the integer cut falls at the same places.</summary>
+    public static double ToExactScore(double delta) => 100.0 / (1.0 + Math.Exp(delta / FgdPlugin.Scale));
+
     public static int ToScore(double delta)
     {
         var x = -delta / FgdPlugin.Scale;
-        return (int)(1.0 / (1.0 + Math.Exp(-x)) * 100);
+        var q = Environment.GetEnvironmentVariable("FGDQ") is { } e ? double.Parse(e, System.Globalization.CultureInfo.InvariantCulture) : 1;
+        return (int)((int)(1.0 / (1.0 + Math.Exp(-x)) * 100 / q) * q);
     }
 }
