@@ -63,9 +63,9 @@ public static class PluginRegistry
     /// (hkust-adsl/kubernetes-scheduler-simulator): one score plugin at weight 1000, the artifact's device
     /// selection ("best" = <c>BestFit</c> for DotProd, GpuClustering, GpuPacking and BestFit; FGD's own for
     /// FGD; random for Random), and ties between equal node scores broken toward the first node — the
-    /// artifact's patched kube-scheduler picks the lexicographically smallest node name, which the
-    /// simulator's name-ordered node list turns into the lowest index. <c>aicc</c> is our default: see
-    /// docs/simulator.md.
+    /// artifact's patched kube-scheduler picks the lexicographically smallest node name, and names carry a
+    /// per-seed random prefix, which the packing simulator reproduces by ordering the nodes by a per-seed
+    /// permutation. <c>aicc</c> is our default: see docs/simulator.md.
     /// </summary>
     public static readonly IReadOnlyDictionary<string, PolicySpec> Policies = new Dictionary<string, PolicySpec>(StringComparer.OrdinalIgnoreCase)
     {
