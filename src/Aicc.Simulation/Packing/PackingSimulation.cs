@@ -1,4 +1,5 @@
 using Aicc.Scheduling.Framework;
+using Aicc.Scheduling.Model;
 using Aicc.Scheduling.Plugins.Fgd;
 
 namespace Aicc.Simulation.Packing;
@@ -35,8 +36,16 @@ public static class PackingSimulation
 
     public static SeedCurve Run(PackingInput input, PolicySpec policy, int seed, PackingOptions options, Action<int, int>? progress = null)
     {
-        var order = ArrivalOrder(input, seed, options.Tune);
-        var cluster = new ClusterState(input.Catalog, input.Nodes);
+        var random = new Random(seed);
+        var order = ArrivalOrder(input, random, options.Tune);
+        var ranks = NodeRanks(input.Nodes.Count, random);
+        var byRank = new NodeSpec[input.Nodes.Count];
+        for (var i = 0; i < byRank.Length; i++)
+        {
+            byRank[ranks[i]] = input.Nodes[i];
+        }
+
+        var cluster = new ClusterState(input.Catalog, byRank);
         var context = new ScoringContext(unchecked((ulong)seed));
         TypicalPods.Apply(input, context.Workload, options.TypicalThresholdPercent);
         var placer = new Placer(cluster, policy, context);
@@ -102,9 +111,32 @@ public static class PackingSimulation
 
     /// <summary>Indices into <see cref="PackingInput.Pods"/> in arrival order: the shuffled list, then the
     /// pods the tuning adds (or minus those it removes).</summary>
-    public static int[] ArrivalOrder(PackingInput input, int seed, double tune)
+    public static int[] ArrivalOrder(PackingInput input, int seed, double tune) => ArrivalOrder(input, new Random(seed), tune);
+
+    /// <summary>
+    /// The rank of each node (in name order) for one seed: a random permutation drawn after the arrival
+    /// order, as Go's <c>rand.Perm</c> draws it. The artifact renames node i to <c>perm[i]-name</c>
+    /// (<c>simulator.go::syncClusterResourceList</c>) and its scheduler breaks score ties toward the
+    /// smallest name, so ties go to a node that is random per seed but fixed for the run. The cluster is
+    /// built in rank order and the policies' <c>First</c> tie-break then picks the same node. Without it
+    /// every tie falls on the first nodes of the file (22 two-GPU P100 nodes with 64 cores), which is what
+    /// kept <c>gpupacking</c> and <c>gpuclustering</c> ~1 pt low: they score every node 0 for CPU-only pods.
+    /// </summary>
+    public static int[] NodeRanks(int count, Random random)
     {
-        var random = new Random(seed);
+        var rank = new int[count];
+        for (var i = 0; i < count; i++)
+        {
+            var j = random.Next(i + 1);
+            rank[i] = rank[j];
+            rank[j] = i;
+        }
+
+        return rank;
+    }
+
+    private static int[] ArrivalOrder(PackingInput input, Random random, double tune)
+    {
         var n = input.Pods.Count;
         var order = new List<int>(n * 2);
         order.AddRange(Enumerable.Range(0, n));

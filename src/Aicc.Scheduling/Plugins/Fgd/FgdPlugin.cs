@@ -9,29 +9,43 @@ namespace Aicc.Scheduling.Plugins.Fgd;
 /// nodes whose fragmentation changes by nearly the same amount tie and the placer's tie-break decides
 /// among them. A fractional pod is scored on its best device (the one <see cref="FgdDevices"/> picks).
 /// </summary>
-public sealed class FgdPlugin : IScorePlugin
+/// <remarks>
+/// <paramref name="step"/> is the width of one score level in sigmoid points: 1 is the artifact's FGD;
+/// 2 (<c>FGDCoarse</c>) halves the resolution, so nodes whose expected fragmentation changes by up to
+/// about 0.08 device tie and the tie-break spreads them; 0 (<c>FGDExact</c>) keeps the sigmoid
+/// unquantised. Measured on openb (docs/simulator.md): unquantised is 1-3 points worse than the
+/// artifact's levels, coarser levels slightly better on most pod lists.
+/// </remarks>
+public sealed class FgdPlugin(int step = 1) : IScorePlugin
 {
     /// <summary>Change of expected fragmentation, in milli-devices, that moves the sigmoid by one unit.</summary>
     public const double Scale = 1000;
 
     private readonly FgdNodeCache _cache = new();
 
-    public string Name => "FGD";
+    public string Name => NameOf(step);
 
     public bool Cacheable => true;
 
     public double Score(ClusterState cluster, int node, in PodRequest pod, ScoringContext context) =>
-        FgdScore.Evaluate(cluster, node, pod, context.Workload, _cache, out _, out _);
+        FgdScore.Evaluate(cluster, node, pod, context.Workload, _cache, step, out _, out _);
+
+    internal static string NameOf(int step) => step switch
+    {
+        0 => "FGDExact",
+        1 => "FGD",
+        _ => "FGDCoarse",
+    };
 }
 
 /// <summary>FGD's device choice inside the node: a fractional pod takes the device with the highest FGD
 /// score, the lowest-numbered one among equals (the artifact's <c>allocateGpuIdBasedOnFGDScore</c>);
 /// whole-device pods take the lowest-numbered free devices.</summary>
-public sealed class FgdDevices : IDeviceSelector
+public sealed class FgdDevices(int step = 1) : IDeviceSelector
 {
     private readonly FgdNodeCache _cache = new();
 
-    public string Name => "FGD";
+    public string Name => FgdPlugin.NameOf(step);
 
     public void Choose(ClusterState cluster, int node, in PodRequest pod, ScoringContext context, Span<int> devices)
     {
@@ -44,7 +58,7 @@ public sealed class FgdDevices : IDeviceSelector
             return;
         }
 
-        FgdScore.Evaluate(cluster, node, pod, context.Workload, _cache, out var best, out _);
+        FgdScore.Evaluate(cluster, node, pod, context.Workload, _cache, step, out var best, out _);
         devices[0] = first + best;
     }
 }
@@ -82,7 +96,7 @@ internal sealed class FgdNodeCache
 /// <summary>The FGD score of one node for one pod, shared by the score plugin and the device selector.</summary>
 internal static class FgdScore
 {
-    public static int Evaluate(ClusterState c, int node, in PodRequest pod, TargetWorkload workload, FgdNodeCache cache, out int bestDevice, out double bestDelta)
+    public static double Evaluate(ClusterState c, int node, in PodRequest pod, TargetWorkload workload, FgdNodeCache cache, int step, out int bestDevice, out double bestDelta)
     {
         var n = c.DevicesOn(node);
         Span<int> free = stackalloc int[n];
@@ -97,10 +111,10 @@ internal static class FgdScore
         {
             Fragmentation.TakeWhole(free, models, pod);
             bestDelta = Fragmentation.Expected(free, models, cpuAfter, classes) - before;
-            return ToScore(bestDelta);
+            return ToScore(bestDelta, step);
         }
 
-        var best = -1;
+        var best = -1.0;
         var first = c.FirstDevice(node);
         for (var d = 0; d < n; d++)
         {
@@ -112,7 +126,7 @@ internal static class FgdScore
             free[d] -= pod.Milli;
             var delta = Fragmentation.Expected(free, models, cpuAfter, classes) - before;
             free[d] += pod.Milli;
-            var score = ToScore(delta);
+            var score = ToScore(delta, step);
             if (score > best)
             {
                 best = score;
@@ -126,6 +140,14 @@ internal static class FgdScore
 
     /// <summary>⌊100 · sigmoid((before − after) / 1000)⌋, evaluated in the artifact's order of operations so
     /// that the integer cut falls at the same places.</summary>
+    /// <summary>The score in levels of <paramref name="step"/> sigmoid points (0: unquantised).</summary>
+    public static double ToScore(double delta, int step) => step switch
+    {
+        0 => 100.0 / (1.0 + Math.Exp(delta / FgdPlugin.Scale)),
+        1 => ToScore(delta),
+        _ => ToScore(delta) / step * step,
+    };
+
     public static int ToScore(double delta)
     {
         var x = -delta / FgdPlugin.Scale;

@@ -146,4 +146,39 @@ public sealed class FragmentationTests
         // Taking one of 16 free devices makes a 16-GPU task impossible: Δ = 15,000, ⌊100 · sigmoid(−15)⌋ = 0.
         Assert.Equal(0, new FgdPlugin().Score(s.Cluster, 0, pod, s.Placer.Context));
     }
+
+    [Fact]
+    public void FgdPlugin_CoarseAndExactSteps_QuantiseTheSameSigmoid()
+    {
+        var s = TwoNodes();
+        s.Placer.Context.Workload.Clear();
+        s.Placer.Context.Workload.Add(0, 0, 500, s.Catalog.AllModelsMask);
+        var pod = new PodRequest(new PodSetSpec { Accelerator = AcceleratorRequest.Fraction(200) }, s.Catalog.AllModelsMask);
+
+        // n0: Δ −200 → 100 · sigmoid(0.2) = 54.983; levels of 2 points → 54. n1: Δ 0 → 50 in every form.
+        Assert.Equal(54.983, new FgdPlugin(step: 0).Score(s.Cluster, 0, pod, s.Placer.Context), precision: 3);
+        Assert.Equal(54, new FgdPlugin(step: 2).Score(s.Cluster, 0, pod, s.Placer.Context), precision: 9);
+        Assert.Equal(50, new FgdPlugin(step: 0).Score(s.Cluster, 1, pod, s.Placer.Context), precision: 9);
+        Assert.Equal(50, new FgdPlugin(step: 2).Score(s.Cluster, 1, pod, s.Placer.Context), precision: 9);
+    }
+
+    [Fact]
+    public void FgdPlugin_CoarseStep_TiesDeltasThatTheArtifactsLevelsSeparate()
+    {
+        // One device with 300 milli used; target: tasks of 800, so its 700 free is all fragment and a pod of
+        // m milli shrinks it by m. Δ −100 → 100 · sigmoid(0.10) = 52.50; Δ −130 → 53.25. The artifact's
+        // levels give 52 and 53; levels of two points give 52 for both, leaving the choice to the tie-break.
+        var s = Make.Scheduler().Node(Make.Node("n0").Gpus(1)).Policy("fgd").Build();
+        var held = new PodRequest(new PodSetSpec { Accelerator = AcceleratorRequest.Fraction(300) }, s.Catalog.AllModelsMask);
+        Assert.True(s.Placer.TryBind(0, held, 1, out _));
+        s.Placer.Context.Workload.Clear();
+        s.Placer.Context.Workload.Add(0, 0, 800, s.Catalog.AllModelsMask);
+        double Score(int step, int milli) => new FgdPlugin(step).Score(
+            s.Cluster, 0, new PodRequest(new PodSetSpec { Accelerator = AcceleratorRequest.Fraction(milli) }, s.Catalog.AllModelsMask), s.Placer.Context);
+
+        Assert.Equal(52, Score(1, 100), precision: 9);
+        Assert.Equal(53, Score(1, 130), precision: 9);
+        Assert.Equal(52, Score(2, 100), precision: 9);
+        Assert.Equal(52, Score(2, 130), precision: 9);
+    }
 }
