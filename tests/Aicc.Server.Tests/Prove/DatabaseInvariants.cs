@@ -194,10 +194,10 @@ internal sealed class DatabaseInvariants(AcceleratorCatalog catalog)
         world.QueueUsage[r][queue] = world.QueueUsage[r].GetValueOrDefault(queue) + amount;
 
     /// <summary>
-    /// Every invariant of the state after a cycle, given the state just before it. Returns readable
-    /// problems; empty when all hold.
+    /// Every invariant of the state after a cycle, given the state just before it (null: no quota limit may
+    /// be exceeded at all). Returns readable problems; empty when all hold.
     /// </summary>
-    public List<string> Check(DatabaseWorld before, DatabaseWorld after)
+    public List<string> Check(DatabaseWorld? before, DatabaseWorld after)
     {
         var problems = new List<string>(after.Problems);
         var nodes = after.Nodes.ToDictionary(n => n.Name, StringComparer.Ordinal);
@@ -269,14 +269,14 @@ internal sealed class DatabaseInvariants(AcceleratorCatalog catalog)
                 var name = ResourceNames.NameOf(r, catalog);
                 if (e.Over(i))
                 {
-                    b ??= model.Evaluate(r, before.QueueUsage[r]);
-                    if (b.Over(i) && e.Usage[i] <= b.Usage[i])
+                    b ??= before is null ? null : model.Evaluate(r, before.QueueUsage[r]);
+                    if (b is not null && b.Over(i) && e.Usage[i] <= b.Usage[i])
                     {
                         excused = true;
                     }
                     else
                     {
-                        problems.Add($"{e.Names[i]} {name}: usage {e.Usage[i]} over its limit {e.Limit[i]} (before the cycle {b.Usage[i]})");
+                        problems.Add($"{e.Names[i]} {name}: usage {e.Usage[i]} over its limit {e.Limit[i]} (before the cycle {b?.Usage[i]})");
                     }
                 }
 
@@ -287,9 +287,8 @@ internal sealed class DatabaseInvariants(AcceleratorCatalog catalog)
                     var demand = e.Raw[root] + Math.Max(0, e.Guaranteed[i] - e.Usage[i]);
                     if (demand > e.TreeNominal[root])
                     {
-                        b ??= model.Evaluate(r, before.QueueUsage[r]);
-                        var demandBefore = b.Raw[root] + Math.Max(0, b.Guaranteed[i] - b.Usage[i]);
-                        if (demandBefore > b.TreeNominal[root] && demand <= demandBefore)
+                        b ??= before is null ? null : model.Evaluate(r, before.QueueUsage[r]);
+                        if (b is not null && b.Raw[root] + Math.Max(0, b.Guaranteed[i] - b.Usage[i]) is var demandBefore && demandBefore > b.TreeNominal[root] && demand <= demandBefore)
                         {
                             excused = true;
                         }
