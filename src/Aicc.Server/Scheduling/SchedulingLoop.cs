@@ -232,7 +232,7 @@ public sealed partial class SchedulingLoop(
             db.Events.Add(new EventRow { WorkloadId = w.Id, At = now, Type = w.CancelRequested ? "Cancelled" : "Preempted", Message = $"attempt {w.Attempt}: {reason}" });
         }
 
-        // Rows left waiting with a cancel requested by the bug above end now.
+        // Rows that an earlier version left waiting with a cancel requested end now.
         foreach (var w in active.Where(w => w.State == WorkloadStates.Pending && w.CancelRequested))
         {
             db.Attach(w);
@@ -315,7 +315,13 @@ public sealed partial class SchedulingLoop(
         var waiting = new Dictionary<string, (string, int)>(StringComparer.Ordinal);
         foreach (var (id, reason) in result.Waiting)
         {
-            var queue = byId.TryGetValue(id, out var w) ? w.TenantId + "/" + w.Queue : "";
+            // A workload evicted while its cancel was under way waits in the core but ended in the database.
+            if (byId.TryGetValue(id, out var w) && w.State != WorkloadStates.Pending)
+            {
+                continue;
+            }
+
+            var queue = w is not null ? w.TenantId + "/" + w.Queue : "";
             var position = positions.GetValueOrDefault(queue) + 1;
             positions[queue] = position;
             waiting[id] = (reason, position);

@@ -29,7 +29,7 @@ public sealed class ModelBasedSuiteTests : IDisposable
 {
     private const int DevicesPerNode = 4;
     private const int MaxNodes = 6;
-    private const int MaxActive = 40;
+    private const int MaxActive = 32;
 
     private readonly string _dir = Directory.CreateTempSubdirectory("aicc-r2-").FullName;
     private readonly FakeTimeProvider _clock = new(new DateTimeOffset(2026, 12, 1, 0, 0, 0, TimeSpan.Zero));
@@ -52,6 +52,7 @@ public sealed class ModelBasedSuiteTests : IDisposable
 
     public void Dispose()
     {
+        _invariants?.Dispose();
         _server?.Dispose();
         try
         {
@@ -76,7 +77,7 @@ public sealed class ModelBasedSuiteTests : IDisposable
     {
         _seed = ProveReport.SeedOr(20261207);
         _random = new Random(_seed);
-        var target = int.TryParse(Environment.GetEnvironmentVariable("R2_TMP_CYCLES"), out var tmp) ? tmp : ProveReport.Pick(20_000, 100_000);
+        var target = ProveReport.Pick(20_000, 100_000);
         var clock = Stopwatch.StartNew();
         Start();
         await SetUpAsync();
@@ -96,15 +97,12 @@ public sealed class ModelBasedSuiteTests : IDisposable
             }
 
             var ops = _random.Next(0, 3);
-            var t = Stopwatch.GetTimestamp();
             for (var i = 0; i < ops; i++)
             {
                 await RandomOperationAsync();
             }
 
-            Count("tmp_ops_us", (long)Stopwatch.GetElapsedTime(t).TotalMicroseconds);
-
-            _clock.Advance(_random.Next(50) == 0 ? TimeSpan.FromMinutes(_random.Next(5, 60)) : TimeSpan.FromSeconds(_random.Next(1, 20)));
+            _clock.Advance(_random.Next(50) == 0 ? TimeSpan.FromMinutes(_random.Next(5, 60)) : TimeSpan.FromSeconds(_random.Next(1, 6)));
             await CycleAndCheckAsync();
         }
 
@@ -165,10 +163,8 @@ public sealed class ModelBasedSuiteTests : IDisposable
             Count("nodes_added");
         }
 
-        var t = Stopwatch.GetTimestamp();
         Start();
         Count("restarts");
-        Count("tmp_restart_us", (long)Stopwatch.GetElapsedTime(t).TotalMicroseconds);
         await using var db = Server.Db();
         var saved = await db.Settings.AsNoTracking().FirstOrDefaultAsync(s => s.Key == SchedulingLoop.FairUsageKey);
         if (fair is not null && saved?.Value != JsonSerializer.Serialize(fair, JsonBody.Options))
@@ -342,7 +338,7 @@ public sealed class ModelBasedSuiteTests : IDisposable
             using var response = await SendAsync(HttpMethod.Post, $"/api/v1/nodes/{node}/{action}");
             Count("node_" + action);
         }
-        else if (roll < 83 && _random.Next(3) == 0)
+        else if (roll == 82 && _random.Next(8) == 0)
         {
             await RestartWithChurnAsync();
         }
@@ -423,47 +419,19 @@ public sealed class ModelBasedSuiteTests : IDisposable
 
     private async Task CycleAndCheckAsync()
     {
-        var t0 = Stopwatch.GetTimestamp();
         var before = await Invariants.ReadAsync(Server, usageOnly: true);
         var launchesBefore = _executor.Launches;
-        var t1 = Stopwatch.GetTimestamp();
         await Server.CycleAsync();
         _cycles++;
-        var t2 = Stopwatch.GetTimestamp();
-        var after = await Invariants.ReadAsync(Server);
-        var t3 = Stopwatch.GetTimestamp();
+
+        // The whole attempts table every 100 cycles; in between, the attempts of active workloads (an index).
+        var after = await Invariants.ReadAsync(Server, allAttempts: _cycles % 100 == 0);
         var problems = Invariants.Check(before, after);
         CheckLoopAgainstDatabase(before, after, problems);
         CheckExecutorAgainstDatabase(after, launchesBefore, problems);
-        var t4 = Stopwatch.GetTimestamp();
-        Count("tmp_read_us", (long)Stopwatch.GetElapsedTime(t0, t1).TotalMicroseconds + (long)Stopwatch.GetElapsedTime(t2, t3).TotalMicroseconds);
-        Count("tmp_cycle_us", (long)Stopwatch.GetElapsedTime(t1, t2).TotalMicroseconds);
-        Count("tmp_check_us", (long)Stopwatch.GetElapsedTime(t3, t4).TotalMicroseconds);
         foreach (var p in problems)
         {
             Violation(p);
-        }
-
-        if (problems.Count > 0 && Environment.GetEnvironmentVariable("R2_TMP_DUMP") is { } dump && !File.Exists(dump))
-        {
-            await using var db = Server.Db();
-            var lines = new List<string>();
-            foreach (var w in after.Active.Where(w => w.State != "Pending"))
-            {
-                lines.Add($"{w.Id} {w.TenantId}/{w.Queue} {w.State} attempt {w.Attempt} {w.PlacementJson}");
-                foreach (var e in await db.Events.AsNoTracking().Where(e => e.WorkloadId == w.Id).OrderBy(e => e.Id).ToListAsync())
-                {
-                    lines.Add($"    {e.At:HH:mm:ss} {e.Type} {e.Message}");
-                }
-            }
-
-            var board = Server.Get<WaitingBoard>();
-            foreach (var w in await db.Workloads.AsNoTracking().Where(w => w.TenantId == "sr1" || w.TenantId == "sr2").ToListAsync())
-            {
-                lines.Add($"BOARD {w.Id} {w.TenantId} {w.State} cr={w.CancelRequested} {board.Get(w.Id)} {w.Reason}");
-            }
-
-            File.WriteAllLines(dump, [.. problems, .. lines]);
         }
 
         Invariants.Prune(after);
