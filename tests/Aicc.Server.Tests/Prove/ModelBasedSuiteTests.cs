@@ -115,6 +115,8 @@ public sealed class ModelBasedSuiteTests : IDisposable
             Count("cancelled", await db.Workloads.CountAsync(w => w.State == WorkloadStates.Cancelled));
         }
 
+        Count("stops", _executor.Stops);
+
         var report = new ProveReport("R2", _seed).Set("cycles", _cycles);
         foreach (var (name, value) in _figures.OrderBy(f => f.Key, StringComparer.Ordinal))
         {
@@ -201,7 +203,7 @@ public sealed class ModelBasedSuiteTests : IDisposable
         var parts = new List<string>();
         if (!cohort || _random.Next(3) == 0)
         {
-            var nominal = _random.Next(cohort ? 0 : 0, 9) * 1000L;
+            var nominal = _random.Next(0, 9) * 1000L;
             long? borrowing = _random.Next(3) == 0 ? null : _random.Next(0, 6) * 1000L;
             long? lending = _random.Next(3) == 0 ? _random.Next(0, (int)(nominal / 1000) + 1) * 1000L : null;
             if (_random.Next(4) == 0)
@@ -237,7 +239,8 @@ public sealed class ModelBasedSuiteTests : IDisposable
             var tenant = $"t{t}";
             await EnsureAsync(HttpMethod.Post, "/api/v1/tenants", $$"""{"name":"{{tenant}}"}""");
             _queues.Add(new QueueRef(tenant, "default", null, false));
-            for (var q = 0; q < _random.Next(1, 3); q++)
+            var queues = _random.Next(1, 3);
+            for (var q = 0; q < queues; q++)
             {
                 var cohort = _random.Next(4) == 0 ? null : _cohorts[_random.Next(_cohorts.Count)].Name;
                 var name = $"q{q}";
