@@ -69,7 +69,8 @@ internal sealed class ModelExecutor : IWorkloadExecutor
     {
         lock (_runs)
         {
-            return [.. _runs.Values.OrderBy(r => r.Plan.WorkloadId, StringComparer.Ordinal).ThenBy(r => r.Plan.Attempt)];
+            // Launch order, not workload ids: ids are random, and the walk picks runs by position.
+            return [.. _runs.Values.OrderBy(r => r.Sequence)];
         }
     }
 
