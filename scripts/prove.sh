@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# The prove suites of issue 6 (docs/reliability.md): crash, fault, isolation and hostile-input tests.
+# The prove suites of issue 6 (docs/reliability.md): crash, model-based (R2), fault, isolation and
+# hostile-input tests.
 #   scripts/prove.sh            the quick profile (the one `dotnet test Aicc.slnx` and .ci/run also run)
 #   scripts/prove.sh --full     the long profile (more jobs, kills and locks) and F1: 60 s of AFL++
 #                               per fuzz target (scripts/fuzz.sh; installs afl++ when missing)
@@ -13,7 +14,7 @@ for arg in "$@"; do
   case "$arg" in
     --full) profile=full ;;
     --update-docs) update=1 ;;
-    -h|--help) sed -n 2,8p "$0"; exit 0 ;;
+    -h|--help) sed -n 2,9p "$0"; exit 0 ;;
     *) echo "prove.sh: unknown option '$arg' (use --full, --update-docs)" >&2; exit 2 ;;
   esac
 done

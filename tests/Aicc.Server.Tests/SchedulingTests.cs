@@ -5,6 +5,7 @@ using Aicc.Server.Execution;
 using Aicc.Server.Inventory;
 using Aicc.Server.Persistence;
 using Aicc.Server.Scheduling;
+using Aicc.Server.Tests.Prove;
 using Microsoft.EntityFrameworkCore;
 
 namespace Aicc.Server.Tests;
@@ -15,38 +16,12 @@ public sealed class SchedulingTests : IDisposable
 
     public void Dispose() => _server.Dispose();
 
-    /// <summary>Recomputes capacity and quota from the database alone: no device over 1000 milli, a whole device has one owner, no queue above its nominal quota.</summary>
+    /// <summary>Recomputes capacity, ownership, attempts and every quota limit from the database alone (the checks of R2).</summary>
     private async Task AssertInvariantsFromDatabaseAsync()
     {
-        await using var db = _server.Db();
-        var nodes = await db.Nodes.AsNoTracking().ToDictionaryAsync(n => n.Name, n => JsonSerializer.Deserialize<List<DeviceRecord>>(n.DevicesJson, JsonBody.Options)!);
-        var live = await db.Workloads.AsNoTracking().Where(w => w.State == WorkloadStates.Admitted || w.State == WorkloadStates.Running).ToListAsync();
-        var used = new Dictionary<(string, int), (int Milli, int WholeOwners)>();
-        foreach (var w in live)
-        {
-            foreach (var pod in PlacementDto.Read(w.PlacementJson))
-            {
-                Assert.True(nodes.ContainsKey(pod.Node), $"{w.Id} placed on unknown node {pod.Node}");
-                foreach (var d in pod.Devices)
-                {
-                    Assert.Contains(nodes[pod.Node], x => x.Index == d);
-                    var u = used.GetValueOrDefault((pod.Node, d));
-                    used[(pod.Node, d)] = (u.Milli + pod.MilliPerDevice, u.WholeOwners + (pod.MilliPerDevice == 1000 ? 1 : 0));
-                }
-            }
-        }
-
-        Assert.All(used, kv => Assert.True(kv.Value.Milli <= 1000 && kv.Value.WholeOwners <= 1, $"device {kv.Key} over-allocated: {kv.Value}"));
-        foreach (var queue in await db.Queues.AsNoTracking().Where(q => q.Cohort == null).ToListAsync())
-        {
-            var quotas = ClusterSnapshot.ReadQuotas(queue.QuotasJson);
-            if (quotas.TryGetValue("accelerator/A100", out var quota))
-            {
-                var charged = live.Where(w => w.TenantId == queue.TenantId && w.Queue == queue.Name)
-                    .Sum(w => PlacementDto.Read(w.PlacementJson).Sum(p => (long)p.Devices.Count * p.MilliPerDevice));
-                Assert.True(charged <= quota.Nominal, $"queue {queue.CoreName} charged {charged} > nominal {quota.Nominal}");
-            }
-        }
+        using var invariants = new DatabaseInvariants(_server.Get<AcceleratorInventory>().Catalog);
+        var problems = invariants.Check(null, await invariants.ReadAsync(_server, allAttempts: true));
+        Assert.True(problems.Count == 0, string.Join("\n", problems));
     }
 
     [Fact]
@@ -205,8 +180,60 @@ public sealed class SchedulingTests : IDisposable
         Assert.Equal("Admitted", w["state"]!.GetValue<string>());
         var victim = Assert.Single(_server.Executor.Stopped);
         Assert.Contains(victim.Id, low);
-        Assert.Equal("Pending", (await (await admin.GetAsync($"/api/v1/workloads/{victim.Id}")).ReadJsonAsync())["state"]!.GetValue<string>());
+        var requeued = await (await admin.GetAsync($"/api/v1/workloads/{victim.Id}")).ReadJsonAsync();
+        Assert.Equal("Pending", requeued["state"]!.GetValue<string>());
+        Assert.Equal(1, requeued["waiting"]?["queuePosition"]?.GetValue<int>());
         Assert.False(await _server.Get<WorkloadLifecycle>().EndedAsync(victim.Id, 1, new AttemptOutcome(OutcomeKind.Cancelled, 143, ""), CancellationToken.None));
+    }
+
+    [Fact]
+    public async Task Cycle_AQueueReclaimsFromAGangAdmittedEarlierInTheSameCycle_CommitsOnlyWhatTheCoreKept()
+    {
+        // Found by R2 ("several queues borrowing at once"): b1 and b2 borrow a device each, then b3 takes
+        // back its own quota by preempting b2, admitted moments before in the same cycle. Committing every
+        // admission put b2 and b3 on the same devices and the cohort two devices over its quota.
+        var admin = _server.Admin();
+        (await admin.PutAsync("/api/v1/cohorts/pool", Http.Json("""{"quotas":{}}"""))).EnsureSuccessStatusCode();
+        foreach (var queue in new[] { "lender", "b1", "b2", "b3" })
+        {
+            (await admin.PostAsync("/api/v1/queues", Http.Json($$$$"""{"name":"{{{{queue}}}}","cohort":"pool","quotas":{"accelerator/A100":{"nominal":2000}}}"""))).EnsureSuccessStatusCode();
+        }
+
+        foreach (var queue in new[] { "b1", "b2", "b3" })
+        {
+            (await admin.SubmitAsync(Http.Job(pods: 3, queue: queue))).EnsureSuccessStatusCode();
+        }
+
+        var admitted = await _server.CycleAsync();
+
+        await AssertInvariantsFromDatabaseAsync();
+        await using var db = _server.Db();
+        var live = await db.Workloads.CountAsync(w => w.State == WorkloadStates.Admitted);
+        Assert.Equal(2, live);
+        Assert.Equal(live, admitted);
+        Assert.Equal(live, _server.Executor.Launched.Count);
+        Assert.Empty(_server.Executor.Stopped);
+        Assert.False(await db.Events.AnyAsync(e => e.Type == "Preempted"), "a workload that never ran was reported preempted");
+    }
+
+    [Fact]
+    public async Task Drain_NodeOfAWorkloadBeingCancelled_EndsItCancelledInsteadOfRequeuingIt()
+    {
+        // Found by R2: a running workload whose cancel was under way went back to Pending when its node was
+        // drained (or it was preempted), and waited there forever: cancel-requested work is never scheduled.
+        var admin = _server.Admin();
+        var id = (await (await admin.SubmitAsync(Http.Job(gpus: 4))).ReadJsonAsync())["id"]!.GetValue<string>();
+        await _server.CycleAsync();
+        (await admin.PostAsync($"/api/v1/workloads/{id}/cancel", null)).EnsureSuccessStatusCode();
+        var node = (await (await admin.GetAsync($"/api/v1/workloads/{id}")).ReadJsonAsync())["placement"]![0]!["node"]!.GetValue<string>();
+        (await admin.PostAsync($"/api/v1/nodes/{node}/drain", null)).EnsureSuccessStatusCode();
+
+        Assert.Equal(0, await _server.CycleAsync());
+
+        var w = await (await admin.GetAsync($"/api/v1/workloads/{id}")).ReadJsonAsync();
+        Assert.Equal("Cancelled", w["state"]!.GetValue<string>());
+        Assert.Single(_server.Executor.Launched);
+        await AssertInvariantsFromDatabaseAsync();
     }
 
     [Fact]

@@ -50,6 +50,9 @@ public sealed class FakeExecutor : IWorkloadExecutor
 public sealed class TestServer : WebApplicationFactory<TestServer>
 {
     private readonly Action<ServerOptions>? _configure;
+    private readonly TimeProvider? _time;
+    private readonly IWorkloadExecutor? _executor;
+    private readonly bool _ownsDataDirectory;
 
     static TestServer()
     {
@@ -57,11 +60,17 @@ public sealed class TestServer : WebApplicationFactory<TestServer>
         Environment.SetEnvironmentVariable("ASPNETCORE_TEST_CONTENTROOT_AICC_SERVER_TESTS", AppContext.BaseDirectory);
     }
 
-    public TestServer(bool realExecutor = false, Action<ServerOptions>? configure = null)
+    /// <param name="dataDirectory">An existing data directory to start on (a restart); the caller then deletes it.</param>
+    /// <param name="time">The clock of the host (a FakeTimeProvider in model-based tests).</param>
+    /// <param name="executor">An executor that outlives this host, as processes outlive a restarted server.</param>
+    public TestServer(bool realExecutor = false, Action<ServerOptions>? configure = null, string? dataDirectory = null, TimeProvider? time = null, IWorkloadExecutor? executor = null)
     {
         RealExecutor = realExecutor;
         _configure = configure;
-        DataDirectory = Directory.CreateTempSubdirectory("aicc-test-").FullName;
+        _time = time;
+        _executor = executor;
+        _ownsDataDirectory = dataDirectory is null;
+        DataDirectory = dataDirectory ?? Directory.CreateTempSubdirectory("aicc-test-").FullName;
     }
 
     public bool RealExecutor { get; }
@@ -98,9 +107,14 @@ public sealed class TestServer : WebApplicationFactory<TestServer>
         _configure?.Invoke(options);
         return AiccServerHost.CreateHostBuilder(options, services =>
         {
+            if (_time is not null)
+            {
+                services.AddSingleton(_time);
+            }
+
             if (!RealExecutor)
             {
-                services.AddSingleton<IWorkloadExecutor>(Executor);
+                services.AddSingleton(_executor ?? Executor);
             }
         }).ConfigureLogging(logging => logging.AddProvider(Logs));
     }
@@ -132,6 +146,11 @@ public sealed class TestServer : WebApplicationFactory<TestServer>
     protected override void Dispose(bool disposing)
     {
         base.Dispose(disposing);
+        if (!_ownsDataDirectory)
+        {
+            return;
+        }
+
         try
         {
             Directory.Delete(DataDirectory, recursive: true);

@@ -23,6 +23,10 @@ public sealed class ProveReport(string test, int seed)
 
     public JsonObject Figures { get; } = [];
 
+    /// <summary>The seed of a seeded suite: <c>AICC_PROVE_SEED</c> when set (to replay a failure), else <paramref name="fallback"/>.</summary>
+    public static int SeedOr(int fallback) =>
+        int.TryParse(Environment.GetEnvironmentVariable("AICC_PROVE_SEED"), System.Globalization.NumberStyles.Integer, System.Globalization.CultureInfo.InvariantCulture, out var seed) ? seed : fallback;
+
     /// <summary>The quick figure unless the full profile was asked for.</summary>
     public static int Pick(int quick, int full) => Full ? full : quick;
 

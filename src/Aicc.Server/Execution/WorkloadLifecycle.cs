@@ -192,7 +192,7 @@ public sealed partial class WorkloadLifecycle(DbWriter writer, ServerContext ser
         w.StartedAt = null;
     }
 
-    private static void Finish(WorkloadRow w, string state, int? exitCode, string reason, DateTimeOffset now)
+    internal static void Finish(WorkloadRow w, string state, int? exitCode, string reason, DateTimeOffset now)
     {
         w.State = state;
         w.ExitCode = exitCode;

@@ -40,6 +40,12 @@ public sealed partial class SchedulingLoop(
     /// <summary>How often the decayed fair-share usage is written to the database.</summary>
     public static readonly TimeSpan FairUsageSaveInterval = TimeSpan.FromSeconds(30);
 
+    /// <summary>The parsed specs kept between cycles, by workload id (R2 compares them with the database).</summary>
+    internal IReadOnlyDictionary<string, WorkloadSpec> CachedSpecs => _specs;
+
+    /// <summary>The decayed fair-share usage carried from one cycle to the next.</summary>
+    internal FairUsageSnapshot? FairUsage => _fairUsage;
+
     protected override async Task ExecuteAsync(CancellationToken stoppingToken)
     {
         if (!server.Options.AutoSchedule)
@@ -187,8 +193,19 @@ public sealed partial class SchedulingLoop(
             }
         }
 
+        // A cycle may admit a workload and later pick it as a victim (or evict one and admit it again):
+        // only what the core holds at the end of the cycle is committed. Committing every admission put
+        // two gangs on the same devices and a cohort over its quota (found by R2, shape "several queues
+        // borrowing at once"). A victim that was pending when the cycle began has no attempt to stop.
+        var final = result.Admitted
+            .GroupBy(a => a.WorkloadId, StringComparer.Ordinal)
+            .Select(g => g.Last())
+            .Where(a => scheduler.Get(a.WorkloadId)?.Phase == WorkloadPhase.Admitted)
+            .ToList();
+        var admissions = final.Where(a => !byId[a.WorkloadId].CancelRequested).ToList();
+        var uncommittedMilli = final.Where(a => byId[a.WorkloadId].CancelRequested).Sum(a => a.Pods.Sum(p => (long)p.Devices.Count * p.MilliPerDevice));
         var waits = new List<double>();
-        foreach (var (w, reason) in evictions.DistinctBy(e => e.Row.Id))
+        foreach (var (w, reason) in evictions.Where(e => e.Row.State != WorkloadStates.Pending).DistinctBy(e => e.Row.Id))
         {
             var attempt = await db.Attempts.FirstOrDefaultAsync(a => a.WorkloadId == w.Id && a.Number == w.Attempt, ct);
             if (attempt is not null && AttemptStates.IsLive(attempt.State))
@@ -200,9 +217,28 @@ public sealed partial class SchedulingLoop(
 
             db.Attach(w);
             stops.Add((w.Id, w.Attempt, reason));
-            WorkloadLifecycle.Requeue(w, "requeued: " + reason);
+            if (w.CancelRequested)
+            {
+                // Its cancel is already under way and cancel-requested work is never submitted again:
+                // requeued, it waited forever (found by R2). The stop is its end.
+                WorkloadLifecycle.Finish(w, WorkloadStates.Cancelled, null, $"cancelled; its attempt was stopped: {reason}", now);
+            }
+            else
+            {
+                WorkloadLifecycle.Requeue(w, "requeued: " + reason);
+            }
+
             w.Version++;
-            db.Events.Add(new EventRow { WorkloadId = w.Id, At = now, Type = "Preempted", Message = $"attempt {w.Attempt}: {reason}" });
+            db.Events.Add(new EventRow { WorkloadId = w.Id, At = now, Type = w.CancelRequested ? "Cancelled" : "Preempted", Message = $"attempt {w.Attempt}: {reason}" });
+        }
+
+        // Rows that an earlier version left waiting with a cancel requested end now.
+        foreach (var w in active.Where(w => w.State == WorkloadStates.Pending && w.CancelRequested))
+        {
+            db.Attach(w);
+            WorkloadLifecycle.Finish(w, WorkloadStates.Cancelled, null, "cancelled while it was being stopped", now);
+            w.Version++;
+            db.Events.Add(new EventRow { WorkloadId = w.Id, At = now, Type = "Cancelled", Message = "cancel requested while it ran; it had been requeued" });
         }
 
         foreach (var (w, reason) in failures)
@@ -215,7 +251,7 @@ public sealed partial class SchedulingLoop(
             db.Events.Add(new EventRow { WorkloadId = w.Id, At = now, Type = "Failed", Message = reason });
         }
 
-        foreach (var admission in result.Admitted)
+        foreach (var admission in admissions)
         {
             var w = byId[admission.WorkloadId];
             db.Attach(w);
@@ -279,14 +315,32 @@ public sealed partial class SchedulingLoop(
         var waiting = new Dictionary<string, (string, int)>(StringComparer.Ordinal);
         foreach (var (id, reason) in result.Waiting)
         {
-            var queue = byId.TryGetValue(id, out var w) ? w.TenantId + "/" + w.Queue : "";
+            // A workload evicted while its cancel was under way waits in the core but ended in the database.
+            if (byId.TryGetValue(id, out var w) && w.State != WorkloadStates.Pending)
+            {
+                continue;
+            }
+
+            var queue = w is not null ? w.TenantId + "/" + w.Queue : "";
             var position = positions.GetValueOrDefault(queue) + 1;
             positions[queue] = position;
             waiting[id] = (reason, position);
         }
 
+        // The cycle's victims wait as well, though it did not consider them again.
+        foreach (var w in active.Where(w => w.State == WorkloadStates.Pending && !waiting.ContainsKey(w.Id)))
+        {
+            if (scheduler.Get(w.Id) is { Phase: WorkloadPhase.Pending } state)
+            {
+                var queue = w.TenantId + "/" + w.Queue;
+                var position = positions.GetValueOrDefault(queue) + 1;
+                positions[queue] = position;
+                waiting[w.Id] = (state.Reason ?? w.Reason ?? "waiting", position);
+            }
+        }
+
         board.Publish(waiting, now);
-        metrics.AllocatedMilli = scheduler.Cluster.AllocatedMilli;
+        metrics.AllocatedMilli = scheduler.Cluster.AllocatedMilli - uncommittedMilli;
         metrics.TotalMilli = scheduler.Cluster.TotalDevices * 1000L;
         var seconds = Stopwatch.GetElapsedTime(started).TotalSeconds;
         metrics.LastCycleSeconds = seconds;
@@ -297,7 +351,7 @@ public sealed partial class SchedulingLoop(
             _specs.Remove(id);
         }
 
-        return result.Admitted.Count;
+        return admissions.Count;
     }
 
     private static async Task<FairUsageSnapshot?> LoadFairUsageAsync(AiccDb db, CancellationToken ct)
