@@ -35,8 +35,7 @@ public sealed partial class Scheduler
         var heads = new PriorityQueue<(int Queue, WorkloadState Workload), HeadKey>();
         var cursors = new IEnumerator<WorkloadState>[_pending.Length];
         var snapshot = new List<WorkloadState>[_pending.Length];
-        var o = Policy.Preemption;
-        var neverPreempts = o.WithinQueue == PreemptionScope.Never && o.ReclaimWithinCohort == PreemptionScope.Never && o.ForCapacity == PreemptionScope.Never && !o.ForQueueSortLevel;
+        var neverPreempts = !MayPreempt();
         var incremental = _setup.SkipUnchangedWaiting && !_freed && !EasyBackfill && neverPreempts;
         _freed = false;
         var fresh = _fresh;

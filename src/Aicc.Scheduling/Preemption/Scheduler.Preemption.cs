@@ -30,8 +30,7 @@ public sealed partial class Scheduler
 
     private bool TryPreempt(WorkloadState preemptor, DateTimeOffset now, Attempt blocked, CycleResult result)
     {
-        var o = Policy.Preemption;
-        if (o.WithinQueue == PreemptionScope.Never && o.ReclaimWithinCohort == PreemptionScope.Never && o.ForCapacity == PreemptionScope.Never && !o.ForQueueSortLevel)
+        if (!MayPreempt())
         {
             return false;
         }
@@ -151,6 +150,15 @@ public sealed partial class Scheduler
         return true;
     }
 
+    /// <summary>Whether the policy can evict anything at all here: reclaim alone needs a queue in a cohort
+    /// (a private cluster of one queue never reclaims, so its cycles may skip unchanged waiters).</summary>
+    private bool MayPreempt()
+    {
+        var o = Policy.Preemption;
+        return o.WithinQueue != PreemptionScope.Never || o.ForCapacity != PreemptionScope.Never || o.ForQueueSortLevel ||
+            (o.ReclaimWithinCohort != PreemptionScope.Never && Quotas.AnyQueueInCohort());
+    }
+
     /// <summary>Allowed victims in eviction order, at most <see cref="SchedulerSetup.MaxPreemptionCandidates"/>;
     /// <c>ReclaimOnly</c> marks those allowed only as reclaim (victims only while their queue borrows).</summary>
     private List<(WorkloadState Victim, bool ReclaimOnly)> Candidates(WorkloadState preemptor, DateTimeOffset now, Attempt blocked)
@@ -160,7 +168,7 @@ public sealed partial class Scheduler
         var q = preemptor.QueueIndex;
         var root = Quotas.RootOf(q);
         var mayReclaim = options.ReclaimWithinCohort != PreemptionScope.Never && !IsBorrowingAny(q) && WithinNominal(preemptor);
-        var found = new List<(WorkloadState Victim, bool Reclaim, bool ReclaimOnly)>();
+        var found = new List<(WorkloadState Victim, bool Reclaim, bool ReclaimOnly, double Key)>();
         for (var vq = 0; vq < _admitted.Length; vq++)
         {
             if (_admitted[vq].Count == 0)
@@ -180,14 +188,15 @@ public sealed partial class Scheduler
 
                 var lower = victim.Spec.Priority < preemptor.Spec.Priority;
                 var byReclaim = reclaim && Allows(options.ReclaimWithinCohort, lower);
+                var key = options.ForQueueSortLevel ? _queueSort.Key(victim, now) : 0;
                 var otherwise =
                     (sameQueue && Allows(options.WithinQueue, lower)) ||
                     (blocked == Attempt.CapacityBlocked && options.ForCapacity != PreemptionScope.Never && lower) ||
                     (blocked == Attempt.CapacityBlocked && options.ForQueueSortLevel && victim.Spec.Priority <= preemptor.Spec.Priority &&
-                        _queueSort.Key(victim, now) > preemptor.SortKey);
+                        key > preemptor.SortKey);
                 if (byReclaim || otherwise)
                 {
-                    found.Add((victim, reclaim, byReclaim && !otherwise));
+                    found.Add((victim, reclaim, byReclaim && !otherwise, key));
                 }
             }
         }
@@ -195,6 +204,10 @@ public sealed partial class Scheduler
         return [.. found
             .OrderByDescending(c => c.Reclaim)
             .ThenBy(c => c.Victim.Spec.Priority)
+
+            // By queue sort level, the furthest from its turn goes first (SRTF: the most time left; LAS:
+            // the most served), so the jobs nearest their end keep running; 0 for every victim otherwise.
+            .ThenByDescending(c => c.Key)
             .ThenByDescending(c => c.Victim.AdmittedAt)
             .ThenByDescending(c => c.Victim.Sequence)
             .Take(_setup.MaxPreemptionCandidates)

@@ -106,6 +106,42 @@ public sealed class ReplayEngineTests
     }
 
     [Fact]
+    public void Run_SrsfOracle_NarrowJobOfLessServicePassesWideShorterOne()
+    {
+        // wide: 8 GPUs × 50 s = 400 GPU-s; narrow: 1 GPU × 100 s = 100 GPU-s. SRTF serves the shorter
+        // time (wide) first when the blocker ends at 10 s; SRSF the smaller service (narrow).
+        var trace = new JobTrace("t", "aicc",
+        [
+            new TraceJob { Id = "blocker", Tenant = "x", SubmitSeconds = 0, DurationSeconds = 10, Gpus = 8 },
+            new TraceJob { Id = "wide", Tenant = "x", SubmitSeconds = 1, DurationSeconds = 50, Gpus = 8 },
+            new TraceJob { Id = "narrow", Tenant = "x", SubmitSeconds = 2, DurationSeconds = 100, Gpus = 1 },
+        ]);
+        var srtf = Run(trace, "srtf-oracle", gpus: 8);
+        var srsf = Run(trace, "srsf-oracle", gpus: 8);
+        Assert.Equal(10, srtf.Jobs[1].FirstStart, 6);
+        Assert.Equal(60, srtf.Jobs[2].FirstStart, 6);
+        Assert.Equal(10, srsf.Jobs[2].FirstStart, 6);
+        Assert.Equal(110, srsf.Jobs[1].FirstStart, 6);
+        Assert.Equal(0, srsf.Preemptions);
+    }
+
+    [Fact]
+    public void Run_SrtfOracle_EvictsTheRunningJobWithMostTimeLeftNotTheNewest()
+    {
+        var trace = new JobTrace("t", "aicc",
+        [
+            new TraceJob { Id = "old-long", Tenant = "x", SubmitSeconds = 0, DurationSeconds = 10_000, Gpus = 8 },
+            new TraceJob { Id = "new-shorter", Tenant = "x", SubmitSeconds = 1, DurationSeconds = 5_000, Gpus = 8 },
+            new TraceJob { Id = "short", Tenant = "x", SubmitSeconds = 100, DurationSeconds = 100, Gpus = 8 },
+        ]);
+        var run = Run(trace, "srtf-oracle", gpus: 16);
+        Assert.Equal(100, run.Jobs[2].FirstStart, 6);
+        Assert.Equal(1, run.Jobs[0].Evictions);
+        Assert.Equal(0, run.Jobs[1].Evictions);
+        Assert.Equal(10_100, run.Jobs[0].End, 6);
+    }
+
+    [Fact]
     public void Run_Easy_BackfillsOnlyJobsThatEndBeforeTheReservation()
     {
         var trace = new JobTrace("t", "aicc",
