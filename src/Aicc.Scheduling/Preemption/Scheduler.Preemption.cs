@@ -168,6 +168,13 @@ public sealed partial class Scheduler
         var q = preemptor.QueueIndex;
         var root = Quotas.RootOf(q);
         var mayReclaim = options.ReclaimWithinCohort != PreemptionScope.Never && !IsBorrowingAny(q) && WithinNominal(preemptor);
+        var forCapacity = blocked == Attempt.CapacityBlocked && (options.ForCapacity != PreemptionScope.Never || options.ForQueueSortLevel);
+        if (!mayReclaim && !forCapacity && options.WithinQueue == PreemptionScope.Never)
+        {
+            // Nobody can be a victim: skip the O(running) scan (a quota policy's long over-quota queues).
+            return [];
+        }
+
         var found = new List<(WorkloadState Victim, bool Reclaim, bool ReclaimOnly, double Key)>();
         for (var vq = 0; vq < _admitted.Length; vq++)
         {
