@@ -36,6 +36,8 @@ public sealed partial class Scheduler
         var cursors = new IEnumerator<WorkloadState>[_pending.Length];
         var snapshot = new List<WorkloadState>[_pending.Length];
         var neverPreempts = !MayPreempt();
+        var o = Policy.Preemption;
+        var reclaimOnly = !neverPreempts && o.WithinQueue == PreemptionScope.Never && o.ForCapacity == PreemptionScope.Never && !o.ForQueueSortLevel;
         var incremental = _setup.SkipUnchangedWaiting && !_freed && !EasyBackfill && neverPreempts;
         _freed = false;
         var fresh = _fresh;
@@ -88,6 +90,19 @@ public sealed partial class Scheduler
             if (_setup.SkipUnchangedWaiting && neverPreempts && _pendingWithoutDevices == 0 && Cluster.AllocatedMilli >= Cluster.TotalDevices * 1000L)
             {
                 break;
+            }
+
+            // The same for a policy that can only reclaim (quota + cohort borrowing): while every device is
+            // allocated, a workload that wants devices starts only by reclaiming, and it may reclaim only
+            // if its queue does not borrow and it fits the queue's nominal quota; the others are passed
+            // over at the cost of a heap step and keep their reason. Decisions are those of a full look:
+            // while the cluster is full such a workload fails both admission and preemption.
+            if (_setup.SkipUnchangedWaiting && reclaimOnly && workload.RequestedDevices > 0 &&
+                Quotas.QueueAt(queue).Strategy == QueueingStrategy.BestEffortFifo &&
+                Cluster.AllocatedMilli >= Cluster.TotalDevices * 1000L && (IsBorrowingAny(queue) || !WithinNominal(workload)))
+            {
+                Advance(queue);
+                continue;
             }
 
             result.Considered++;
