@@ -158,6 +158,27 @@ public sealed class ReplayEngineTests
     }
 
     [Fact]
+    public void Summarize_JobWiderThanTheQuota_IsLeftOutOfTheSharedSideOfTheRatio()
+    {
+        var trace = new JobTrace("t", "aicc",
+        [
+            new TraceJob { Id = "s1", Tenant = "a", SubmitSeconds = 0, DurationSeconds = 100, Gpus = 1 },
+            new TraceJob { Id = "wide", Tenant = "a", SubmitSeconds = 1, DurationSeconds = 100, Gpus = 16 },
+            new TraceJob { Id = "s2", Tenant = "a", SubmitSeconds = 2, DurationSeconds = 100, Gpus = 1 },
+        ]);
+        var options = new ReplayOptions { Trace = trace, Cluster = ReplayCluster.Uniform(16, 8, "A100"), Policy = ReplayPolicy.Find("quota")! };
+        var run = ReplayEngine.Run(options);
+        var alone = ReplayReport.RunPrivateClusters(options, new Dictionary<string, int> { ["a"] = 8 });
+
+        var tenant = Assert.Single(ReplayReport.Summarize(run, alone).PerTenant);
+
+        Assert.Equal(1, tenant.PrivateUnrunnableJobs);
+        Assert.Equal(101 / 3.0, tenant.AvgQueueSeconds, 6);
+        Assert.Equal(0, tenant.ComparableAvgQueueSeconds!.Value, 6);
+        Assert.Equal(1, tenant.Ratio!.Value, 6);
+    }
+
+    [Fact]
     public void Run_SameInputs_SameOutcome()
     {
         var trace = Generated(200, 11);
