@@ -175,7 +175,7 @@ public sealed partial class Scheduler
             return [];
         }
 
-        var found = new List<(WorkloadState Victim, bool Reclaim, bool ReclaimOnly, double Key)>();
+        var found = new List<(WorkloadState Victim, bool Reclaim, bool ReclaimOnly)>();
         for (var vq = 0; vq < _admitted.Length; vq++)
         {
             if (_admitted[vq].Count == 0)
@@ -195,15 +195,14 @@ public sealed partial class Scheduler
 
                 var lower = victim.Spec.Priority < preemptor.Spec.Priority;
                 var byReclaim = reclaim && Allows(options.ReclaimWithinCohort, lower);
-                var key = options.ForQueueSortLevel ? _queueSort.Key(victim, now) : 0;
                 var otherwise =
                     (sameQueue && Allows(options.WithinQueue, lower)) ||
                     (blocked == Attempt.CapacityBlocked && options.ForCapacity != PreemptionScope.Never && lower) ||
                     (blocked == Attempt.CapacityBlocked && options.ForQueueSortLevel && victim.Spec.Priority <= preemptor.Spec.Priority &&
-                        key > preemptor.SortKey);
+                        _queueSort.Key(victim, now) > preemptor.SortKey);
                 if (byReclaim || otherwise)
                 {
-                    found.Add((victim, reclaim, byReclaim && !otherwise, key));
+                    found.Add((victim, reclaim, byReclaim && !otherwise));
                 }
             }
         }
@@ -211,10 +210,6 @@ public sealed partial class Scheduler
         return [.. found
             .OrderByDescending(c => c.Reclaim)
             .ThenBy(c => c.Victim.Spec.Priority)
-
-            // By queue sort level, the furthest from its turn goes first (SRTF: the most time left; LAS:
-            // the most served), so the jobs nearest their end keep running; 0 for every victim otherwise.
-            .ThenByDescending(c => c.Key)
             .ThenByDescending(c => c.Victim.AdmittedAt)
             .ThenByDescending(c => c.Victim.Sequence)
             .Take(_setup.MaxPreemptionCandidates)

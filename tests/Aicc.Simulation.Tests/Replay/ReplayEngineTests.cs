@@ -126,22 +126,6 @@ public sealed class ReplayEngineTests
     }
 
     [Fact]
-    public void Run_SrtfOracle_EvictsTheRunningJobWithMostTimeLeftNotTheNewest()
-    {
-        var trace = new JobTrace("t", "aicc",
-        [
-            new TraceJob { Id = "old-long", Tenant = "x", SubmitSeconds = 0, DurationSeconds = 10_000, Gpus = 8 },
-            new TraceJob { Id = "new-shorter", Tenant = "x", SubmitSeconds = 1, DurationSeconds = 5_000, Gpus = 8 },
-            new TraceJob { Id = "short", Tenant = "x", SubmitSeconds = 100, DurationSeconds = 100, Gpus = 8 },
-        ]);
-        var run = Run(trace, "srtf-oracle", gpus: 16);
-        Assert.Equal(100, run.Jobs[2].FirstStart, 6);
-        Assert.Equal(1, run.Jobs[0].Evictions);
-        Assert.Equal(0, run.Jobs[1].Evictions);
-        Assert.Equal(10_100, run.Jobs[0].End, 6);
-    }
-
-    [Fact]
     public void Run_Easy_BackfillsOnlyJobsThatEndBeforeTheReservation()
     {
         var trace = new JobTrace("t", "aicc",
