@@ -19,7 +19,7 @@ dotnet build src/Aicc -c Release -v quiet -nologo >/dev/null
 aicc=src/Aicc/bin/Release/net10.0/aicc
 out=$(mktemp -d)
 trap 'rm -rf "$out"' EXIT
-for policy in fifo sjf-oracle las drf; do
+for policy in fifo sjf-oracle las drf quota; do
   "$aicc" sim replay --trace "$traces/philly-jobs-pollux/philly.csv" --jobs 3000 --load 0.8 \
     --policy "$policy" --no-private --json "$out/$policy.json" >/dev/null
   python3 - "$out/$policy.json" "$policy" <<'PY'

@@ -47,6 +47,7 @@ public static class PluginRegistry
         ["PriorityFifo"] = _ => new PriorityFifoSort(),
         ["FairShare"] = _ => new FairShareSort(),
         ["ShortestJobFirst"] = _ => new ShortestJobFirstSort(),
+        ["ShortestRemainingService"] = _ => new ShortestRemainingServiceSort(),
         ["LeastAttainedService"] = p => new LeastAttainedServiceSort(p.LeastAttainedService.ThresholdsDeviceSeconds),
     };
 

@@ -56,7 +56,7 @@ public sealed record PolicySpec
     public string Name { get; init; } = "custom";
 
     /// <summary><c>PriorityFifo</c>, <c>FairShare</c> (DRF), <c>ShortestJobFirst</c> (by the workload's duration
-    /// estimate) or <c>LeastAttainedService</c> (Tiresias 2D-LAS); see Queueing/QueueSorts.cs.</summary>
+    /// estimate), <c>ShortestRemainingService</c> (devices × estimated duration) or <c>LeastAttainedService</c> (Tiresias 2D-LAS); see Queueing/QueueSorts.cs.</summary>
     public string QueueSort { get; init; } = "PriorityFifo";
 
     public IReadOnlyList<WeightedPlugin> Scores { get; init; } = [];

@@ -35,8 +35,9 @@ public sealed partial class Scheduler
         var heads = new PriorityQueue<(int Queue, WorkloadState Workload), HeadKey>();
         var cursors = new IEnumerator<WorkloadState>[_pending.Length];
         var snapshot = new List<WorkloadState>[_pending.Length];
+        var neverPreempts = !MayPreempt();
         var o = Policy.Preemption;
-        var neverPreempts = o.WithinQueue == PreemptionScope.Never && o.ReclaimWithinCohort == PreemptionScope.Never && o.ForCapacity == PreemptionScope.Never && !o.ForQueueSortLevel;
+        var reclaimOnly = !neverPreempts && o.WithinQueue == PreemptionScope.Never && o.ForCapacity == PreemptionScope.Never && !o.ForQueueSortLevel;
         var incremental = _setup.SkipUnchangedWaiting && !_freed && !EasyBackfill && neverPreempts;
         _freed = false;
         var fresh = _fresh;
@@ -89,6 +90,19 @@ public sealed partial class Scheduler
             if (_setup.SkipUnchangedWaiting && neverPreempts && _pendingWithoutDevices == 0 && Cluster.AllocatedMilli >= Cluster.TotalDevices * 1000L)
             {
                 break;
+            }
+
+            // The same for a policy that can only reclaim (quota + cohort borrowing): while every device is
+            // allocated, a workload that wants devices starts only by reclaiming, and it may reclaim only
+            // if its queue does not borrow and it fits the queue's nominal quota; the others are passed
+            // over at the cost of a heap step and keep their reason. Decisions are those of a full look:
+            // while the cluster is full such a workload fails both admission and preemption.
+            if (_setup.SkipUnchangedWaiting && reclaimOnly && workload.RequestedDevices > 0 &&
+                Quotas.QueueAt(queue).Strategy == QueueingStrategy.BestEffortFifo &&
+                Cluster.AllocatedMilli >= Cluster.TotalDevices * 1000L && (IsBorrowingAny(queue) || !WithinNominal(workload)))
+            {
+                Advance(queue);
+                continue;
             }
 
             result.Considered++;
@@ -387,13 +401,35 @@ public sealed partial class Scheduler
             return null;
         }
 
-        var name = ResourceNames.NameOf(resource, Catalog);
+        // A long queue over its quota asks the same question thousands of times a cycle with the same
+        // numbers; formatting the answer dominated the quota replay (about 25 µs each, 1.1 million
+        // times for 3,000 Philly jobs). The key holds every number the text shows, so a hit is exact.
         var nominal = Quotas.NominalAt(queue, resource);
         var usage = Quotas.UsageAt(queue, resource);
+        var key = new ShortKey(queue, resource, demand, available, nominal, usage);
+        if (_shortReasons.TryGetValue(key, out var cached))
+        {
+            return cached;
+        }
+
+        if (_shortReasons.Count >= MaxShortReasons)
+        {
+            _shortReasons.Clear();
+        }
+
+        var name = ResourceNames.NameOf(resource, Catalog);
         var parent = Quotas.ParentOf(queue);
         var lend = parent < 0 ? "it has no cohort to borrow from" : $"cohort {Quotas.NameAt(parent)} has {Units.Format(resource, Math.Max(0, available - Math.Max(0, nominal - usage)))} to lend";
-        return $"waiting: queue {Quotas.NameAt(queue)} needs {Units.Format(resource, demand)} of {name} but has {Units.Format(resource, available)} available (nominal {Units.Format(resource, nominal)}, in use {Units.Format(resource, usage)}); {lend}";
+        var reason = $"waiting: queue {Quotas.NameAt(queue)} needs {Units.Format(resource, demand)} of {name} but has {Units.Format(resource, available)} available (nominal {Units.Format(resource, nominal)}, in use {Units.Format(resource, usage)}); {lend}";
+        _shortReasons[key] = reason;
+        return reason;
     }
+
+    private const int MaxShortReasons = 4096;
+
+    private readonly Dictionary<ShortKey, string> _shortReasons = [];
+
+    private readonly record struct ShortKey(int Queue, int Resource, long Demand, long Available, long Nominal, long Usage);
 
     /// <summary>Places the required pods of every pod set, all or none.</summary>
     private bool Reserve(WorkloadState workload, int[] counts, ulong[] masks, FailedShapes? failedShapes, out string reason)

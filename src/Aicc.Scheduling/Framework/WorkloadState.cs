@@ -23,6 +23,10 @@ public sealed class WorkloadState
         Sequence = sequence;
         ModelMasks = modelMasks;
         FirstShape = spec.PodSets.Count == 1 ? new PodRequest(spec.PodSets[0], modelMasks[0]).Shape : null;
+        foreach (var p in spec.PodSets)
+        {
+            RequestedDevices += p.Count * p.Accelerator.TotalMilli / 1000.0;
+        }
     }
 
     public WorkloadSpec Spec { get; }
@@ -43,6 +47,9 @@ public sealed class WorkloadState
 
     /// <summary>Devices it holds while admitted (fractions count as their share), set at admission.</summary>
     public double HeldDevices { get; internal set; }
+
+    /// <summary>Devices the full workload asks for (every pod of every pod set; fractions count as their share).</summary>
+    public double RequestedDevices { get; }
 
     /// <summary>Attained service at <paramref name="now"/>: earlier runs plus the current one.</summary>
     public double AttainedDeviceSeconds(DateTimeOffset now) =>

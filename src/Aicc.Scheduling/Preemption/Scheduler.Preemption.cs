@@ -9,6 +9,11 @@ namespace Aicc.Scheduling.Framework;
 /// victim that turns out not to be needed. The result is a minimal victim set (no victim can be spared),
 /// whole workloads only, none younger than the minimum runtime. Each what-if releases and restores the
 /// exact same devices, so a failed attempt leaves the state as it found it.
+/// Reclaim follows Kueue's rule (and HiveD's guarantee, Zhao et al., OSDI'20: a tenant always gets its
+/// own quota back): a queue reclaims only for a workload that fits within its own nominal quota, and
+/// only from queues that still borrow when their turn comes. Without both conditions two queues near
+/// their nominal quota evict each other's work in turn (a reclaim leaves the victim's queue under its
+/// quota, so it reclaims back): 146,305 evictions for the first 1,000 Philly jobs.
 /// </summary>
 public sealed partial class Scheduler
 {
@@ -25,8 +30,7 @@ public sealed partial class Scheduler
 
     private bool TryPreempt(WorkloadState preemptor, DateTimeOffset now, Attempt blocked, CycleResult result)
     {
-        var o = Policy.Preemption;
-        if (o.WithinQueue == PreemptionScope.Never && o.ReclaimWithinCohort == PreemptionScope.Never && o.ForCapacity == PreemptionScope.Never && !o.ForQueueSortLevel)
+        if (!MayPreempt())
         {
             return false;
         }
@@ -80,8 +84,14 @@ public sealed partial class Scheduler
         var saved = new Dictionary<WorkloadState, List<(int, int, PodAllocation)>>();
         var victims = new List<WorkloadState>();
         var fits = false;
-        foreach (var candidate in candidates)
+        foreach (var (candidate, reclaimOnly) in candidates)
         {
+            // A reclaim victim's queue may have stopped borrowing once earlier victims were suspended.
+            if (reclaimOnly && !IsBorrowingAny(candidate.QueueIndex))
+            {
+                continue;
+            }
+
             saved[candidate] = Suspend(candidate);
             victims.Add(candidate);
             if (WouldFit(preemptor))
@@ -140,15 +150,32 @@ public sealed partial class Scheduler
         return true;
     }
 
-    /// <summary>Allowed victims in eviction order, at most <see cref="SchedulerSetup.MaxPreemptionCandidates"/>.</summary>
-    private List<WorkloadState> Candidates(WorkloadState preemptor, DateTimeOffset now, Attempt blocked)
+    /// <summary>Whether the policy can evict anything at all here: reclaim alone needs a queue in a cohort
+    /// (a private cluster of one queue never reclaims, so its cycles may skip unchanged waiters).</summary>
+    private bool MayPreempt()
+    {
+        var o = Policy.Preemption;
+        return o.WithinQueue != PreemptionScope.Never || o.ForCapacity != PreemptionScope.Never || o.ForQueueSortLevel ||
+            (o.ReclaimWithinCohort != PreemptionScope.Never && Quotas.AnyQueueInCohort());
+    }
+
+    /// <summary>Allowed victims in eviction order, at most <see cref="SchedulerSetup.MaxPreemptionCandidates"/>;
+    /// <c>ReclaimOnly</c> marks those allowed only as reclaim (victims only while their queue borrows).</summary>
+    private List<(WorkloadState Victim, bool ReclaimOnly)> Candidates(WorkloadState preemptor, DateTimeOffset now, Attempt blocked)
     {
         var options = Policy.Preemption;
         var minRuntime = TimeSpan.FromSeconds(options.MinRuntimeSeconds);
         var q = preemptor.QueueIndex;
         var root = Quotas.RootOf(q);
-        var selfBorrowing = IsBorrowingAny(q);
-        var found = new List<(WorkloadState Victim, bool Reclaim)>();
+        var mayReclaim = options.ReclaimWithinCohort != PreemptionScope.Never && !IsBorrowingAny(q) && WithinNominal(preemptor);
+        var forCapacity = blocked == Attempt.CapacityBlocked && (options.ForCapacity != PreemptionScope.Never || options.ForQueueSortLevel);
+        if (!mayReclaim && !forCapacity && options.WithinQueue == PreemptionScope.Never)
+        {
+            // Nobody can be a victim: skip the O(running) scan (a quota policy's long over-quota queues).
+            return [];
+        }
+
+        var found = new List<(WorkloadState Victim, bool Reclaim, bool ReclaimOnly)>();
         for (var vq = 0; vq < _admitted.Length; vq++)
         {
             if (_admitted[vq].Count == 0)
@@ -158,7 +185,7 @@ public sealed partial class Scheduler
 
             var sameQueue = vq == q;
             var sameTree = Quotas.RootOf(vq) == root;
-            var reclaim = !sameQueue && sameTree && !selfBorrowing && IsBorrowingAny(vq);
+            var reclaim = !sameQueue && sameTree && mayReclaim && IsBorrowingAny(vq);
             foreach (var victim in _admitted[vq])
             {
                 if (!victim.Spec.Preemptible || now - victim.AdmittedAt!.Value < minRuntime)
@@ -167,15 +194,15 @@ public sealed partial class Scheduler
                 }
 
                 var lower = victim.Spec.Priority < preemptor.Spec.Priority;
-                var allowed =
+                var byReclaim = reclaim && Allows(options.ReclaimWithinCohort, lower);
+                var otherwise =
                     (sameQueue && Allows(options.WithinQueue, lower)) ||
-                    (reclaim && Allows(options.ReclaimWithinCohort, lower)) ||
                     (blocked == Attempt.CapacityBlocked && options.ForCapacity != PreemptionScope.Never && lower) ||
                     (blocked == Attempt.CapacityBlocked && options.ForQueueSortLevel && victim.Spec.Priority <= preemptor.Spec.Priority &&
                         _queueSort.Key(victim, now) > preemptor.SortKey);
-                if (allowed)
+                if (byReclaim || otherwise)
                 {
-                    found.Add((victim, reclaim));
+                    found.Add((victim, reclaim, byReclaim && !otherwise));
                 }
             }
         }
@@ -186,8 +213,81 @@ public sealed partial class Scheduler
             .ThenByDescending(c => c.Victim.AdmittedAt)
             .ThenByDescending(c => c.Victim.Sequence)
             .Take(_setup.MaxPreemptionCandidates)
-            .Select(c => c.Victim)];
+            .Select(c => (c.Victim, c.ReclaimOnly))];
     }
+
+    /// <summary>
+    /// Whether the workload's required pods fit within its queue's own nominal quota (usage included),
+    /// i.e. admitting it would not make the queue borrow. Accelerators as in <see cref="QuotaFit"/>: each
+    /// pod set needs one allowed model whose demand fits; SCU is charged at the cheapest such model.
+    /// O(pod sets × models), no allocation.
+    /// </summary>
+    private bool WithinNominal(WorkloadState workload)
+    {
+        var spec = workload.Spec;
+        var q = workload.QueueIndex;
+        long cpu = 0, memory = 0;
+        foreach (var p in spec.PodSets)
+        {
+            cpu = checked(cpu + p.RequiredCount * p.CpuMilli);
+            memory = checked(memory + p.RequiredCount * p.MemoryMiB);
+        }
+
+        if (!FitsNominal(q, ResourceNames.CpuIndex, cpu) || !FitsNominal(q, ResourceNames.MemoryIndex, memory))
+        {
+            return false;
+        }
+
+        ulong fitting = 0;
+        for (var m = 0; m < Catalog.Count; m++)
+        {
+            long demand = 0;
+            for (var i = 0; i < spec.PodSets.Count; i++)
+            {
+                if ((workload.ModelMasks[i] & (1UL << m)) != 0)
+                {
+                    demand = checked(demand + spec.PodSets[i].RequiredCount * spec.PodSets[i].Accelerator.TotalMilli);
+                }
+            }
+
+            if (FitsNominal(q, ResourceNames.AcceleratorIndex(m), demand))
+            {
+                fitting |= 1UL << m;
+            }
+        }
+
+        long scu = 0;
+        for (var i = 0; i < spec.PodSets.Count; i++)
+        {
+            var p = spec.PodSets[i];
+            if (p.RequiredCount == 0 || p.Accelerator.IsNone)
+            {
+                continue;
+            }
+
+            var mask = workload.ModelMasks[i] & fitting;
+            if (mask == 0)
+            {
+                return false;
+            }
+
+            var cheapest = -1;
+            for (var m = 0; m < Catalog.Count; m++)
+            {
+                if ((mask & (1UL << m)) != 0 && (cheapest < 0 || Catalog[m].ScuMilli < Catalog[cheapest].ScuMilli))
+                {
+                    cheapest = m;
+                }
+            }
+
+            scu = checked(scu + p.RequiredCount * PodScu(cheapest, p.Accelerator));
+        }
+
+        return FitsNominal(q, ResourceNames.ScuIndex, scu);
+    }
+
+    private bool FitsNominal(int queue, int resource, long demand) =>
+        demand == 0 || !Quotas.IsConstrained(queue, resource) || Quotas.UsageAt(queue, resource) + demand <= Quotas.SubtreeAt(queue, resource);
 
     private static bool Allows(PreemptionScope scope, bool lowerPriority) =>
         scope == PreemptionScope.Any || (scope == PreemptionScope.LowerPriority && lowerPriority);

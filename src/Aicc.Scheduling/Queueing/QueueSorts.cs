@@ -68,6 +68,31 @@ public sealed class ShortestJobFirstSort : IQueueSortPlugin
 }
 
 /// <summary>
+/// Shortest remaining service first (SRSF, the clairvoyant baseline of Tiresias, Gu et al., NSDI'19):
+/// the key is the estimated remaining device-time, devices requested × estimated duration less the
+/// device-seconds already attained. Unlike <see cref="ShortestJobFirstSort"/> a wide job counts for every
+/// device it blocks, so a short 64-GPU job does not pass sixty-four 1-GPU jobs of the same duration. With
+/// <see cref="Framework.PreemptionSpec.ForQueueSortLevel"/> a waiting job preempts running ones with more
+/// service left. A workload with no estimate goes after every one that has one.
+/// </summary>
+public sealed class ShortestRemainingServiceSort : IQueueSortPlugin
+{
+    public string Name => "ShortestRemainingService";
+
+    public bool UsesFairShare => false;
+
+    public double Key(WorkloadState workload, DateTimeOffset now)
+    {
+        if (workload.Spec.EstimatedDurationSeconds is not { } d || !double.IsFinite(d))
+        {
+            return double.MaxValue;
+        }
+
+        return Math.Max(0, workload.RequestedDevices * d - workload.AttainedDeviceSeconds(now));
+    }
+}
+
+/// <summary>
 /// Tiresias' two-dimensional least attained service (Gu et al., NSDI'19): service is devices ×
 /// seconds run so far, and it is discretised into queues by thresholds so that jobs of one level stay
 /// FIFO (no thrashing between near-equal jobs). The key is the level, 0 = least served. With

@@ -289,6 +289,20 @@ public sealed class QuotaTree
 
     internal bool IsConstrained(int index, int resource) => _entries[index].Constrained[resource];
 
+    /// <summary>Whether any queue belongs to a cohort (else nothing can be borrowed, so nothing reclaimed). O(queues).</summary>
+    internal bool AnyQueueInCohort()
+    {
+        foreach (var entry in _entries)
+        {
+            if (!entry.IsCohort && entry.Parent >= 0)
+            {
+                return true;
+            }
+        }
+
+        return false;
+    }
+
     /// <summary>Whether quota limits any resource at this queue (false: admission never blocks it).</summary>
     internal bool IsConstrainedAny(int index) => Array.IndexOf(_entries[index].Constrained, true) >= 0;
 

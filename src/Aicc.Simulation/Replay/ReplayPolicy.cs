@@ -67,6 +67,11 @@ public sealed record ReplayPolicy(string Name, string Description, PolicySpec Co
             QueueSort = "ShortestJobFirst",
             Preemption = NoPreemption with { ForQueueSortLevel = true },
         }, DurationEstimates.Predicted, QueueLayout.Shared),
+        new("srsf-oracle", "shortest remaining service first (GPUs × time left, Tiresias' clairvoyant SRSF) with the true durations, preemptive", Base("srsf-oracle") with
+        {
+            QueueSort = "ShortestRemainingService",
+            Preemption = NoPreemption with { ForQueueSortLevel = true },
+        }, DurationEstimates.Oracle, QueueLayout.Shared),
         new("las", "Tiresias 2D least attained service: 3 discretised queues (1 and 10 GPU-hours), preemption by level", Base("las") with
         {
             QueueSort = "LeastAttainedService",

@@ -9,11 +9,14 @@ public sealed record TenantQueueing(
     double P95QueueSeconds,
     double? PrivateAvgQueueSeconds,
     double? PrivateP95QueueSeconds,
-    int PrivateUnrunnableJobs)
+    int PrivateUnrunnableJobs,
+    double? ComparableAvgQueueSeconds = null)
 {
-    /// <summary>Shared over private average queueing (≤ 1: the tenant is no worse off sharing). Both sides
-    /// get one second added so that a tenant that never waits alone does not divide by zero.</summary>
-    public double? Ratio => PrivateAvgQueueSeconds is { } p ? (AvgQueueSeconds + 1) / (p + 1) : null;
+    /// <summary>Shared over private average queueing (≤ 1: the tenant is no worse off sharing), over the same
+    /// jobs: those wider than the quota cannot run alone, so the shared side leaves them out too
+    /// (<see cref="ComparableAvgQueueSeconds"/>). Both sides get one second added so that a tenant that
+    /// never waits alone does not divide by zero.</summary>
+    public double? Ratio => PrivateAvgQueueSeconds is { } p ? ((ComparableAvgQueueSeconds ?? AvgQueueSeconds) + 1) / (p + 1) : null;
 }
 
 /// <summary>The figures of one replay, as <c>aicc sim replay --json</c> prints them.</summary>
@@ -75,6 +78,7 @@ public sealed record ReplaySummary
             ["private_avg_queue_s"] = t.PrivateAvgQueueSeconds is { } a ? Round(a) : null,
             ["private_p95_queue_s"] = t.PrivateP95QueueSeconds is { } p ? Round(p) : null,
             ["private_unrunnable_jobs"] = t.PrivateUnrunnableJobs,
+            ["comparable_avg_queue_s"] = t.ComparableAvgQueueSeconds is { } c ? Round(c) : null,
             ["queue_ratio"] = t.Ratio is { } r ? Round(r, 3) : null,
         }),
         ["preemptions"] = Preemptions,
@@ -107,10 +111,12 @@ public static class ReplayReport
         var gpus = run.Options.Cluster.TotalGpus;
         var span = Math.Max(1, run.Options.Trace.SpanSeconds);
         var perTenant = new List<TenantQueueing>();
-        foreach (var g in done.GroupBy(j => j.Tenant, StringComparer.Ordinal).OrderBy(g => g.Key, StringComparer.Ordinal))
+        var traceJobs = run.Options.Trace.Jobs;
+        foreach (var g in all.Select((j, i) => (Job: j, Id: traceJobs[i].Id)).Where(x => x.Job.Finished)
+            .GroupBy(x => x.Job.Tenant, StringComparer.Ordinal).OrderBy(g => g.Key, StringComparer.Ordinal))
         {
-            var queue = g.Select(j => j.Queueing).Order().ToArray();
-            double? privateAvg = null, privateP95 = null;
+            var queue = g.Select(x => x.Job.Queueing).Order().ToArray();
+            double? privateAvg = null, privateP95 = null, comparable = null;
             var unrunnable = 0;
             if (privateRuns is not null && privateRuns.TryGetValue(g.Key, out var alone))
             {
@@ -120,10 +126,13 @@ public static class ReplayReport
                 {
                     privateAvg = pq.Average();
                     privateP95 = Percentile(pq, 0.95);
+                    var cannotRunAlone = alone.Rejected.Select(r => r.Id).ToHashSet(StringComparer.Ordinal);
+                    var same = g.Where(x => !cannotRunAlone.Contains(x.Id)).Select(x => x.Job.Queueing).ToArray();
+                    comparable = same.Length > 0 ? same.Average() : null;
                 }
             }
 
-            perTenant.Add(new TenantQueueing(g.Key, g.Count(), run.TenantQuotas.GetValueOrDefault(g.Key), queue.Average(), Percentile(queue, 0.95), privateAvg, privateP95, unrunnable));
+            perTenant.Add(new TenantQueueing(g.Key, g.Count(), run.TenantQuotas.GetValueOrDefault(g.Key), queue.Average(), Percentile(queue, 0.95), privateAvg, privateP95, unrunnable, comparable));
         }
 
         return new ReplaySummary

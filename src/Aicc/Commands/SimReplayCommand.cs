@@ -125,7 +125,7 @@ internal static class SimReplayCommand
         Console.WriteLine(string.Create(c, $"  avg queueing {s.AvgQueueSeconds:N0} s, makespan {s.MakespanSeconds:N0} s, GPU utilisation {s.GpuUtilPercent:0.0}%, preemptions {s.Preemptions:N0}, rejected {s.Rejected:N0}, wall {s.WallSeconds:0.00} s"));
         if (s.WorstTenant is { } w)
         {
-            Console.WriteLine(string.Create(c, $"  worst tenant vs its private cluster: {w.Tenant} ({w.QuotaGpus} GPUs) avg queueing {w.AvgQueueSeconds:N0} s shared vs {w.PrivateAvgQueueSeconds:N0} s alone, ratio {w.Ratio:0.000}"));
+            Console.WriteLine(string.Create(c, $"  worst tenant vs its private cluster: {w.Tenant} ({w.QuotaGpus} GPUs) avg queueing {w.ComparableAvgQueueSeconds ?? w.AvgQueueSeconds:N0} s shared vs {w.PrivateAvgQueueSeconds:N0} s alone (jobs that fit its quota), ratio {w.Ratio:0.000}"));
         }
     }
 

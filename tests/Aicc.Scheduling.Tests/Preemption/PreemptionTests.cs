@@ -142,4 +142,49 @@ public sealed class PreemptionTests
         Assert.Empty(s.Cycle(1).Evicted);
         Assert.Equal(WorkloadPhase.Pending, s.PhaseOf("a1"));
     }
+
+    [Fact]
+    public void RunCycle_PreemptorBeyondItsNominalQuota_ReclaimsNothingAndNoEvictionsAlternate()
+    {
+        // a and b have 4 each; b runs 6 (borrowing 2). a's 6-GPU job would itself borrow, so it may not
+        // reclaim: evicting b1 would leave b under its quota, free to evict a's job back (ping-pong).
+        var s = Make.Scheduler().Node(Make.Node("n0").Gpus(8)).Cohort(Make.Cohort("c"))
+            .Queue(Make.Queue("a").Gpus("A100", 4).InCohort("c")).Queue(Make.Queue("b").Gpus("A100", 4).InCohort("c")).Build()
+            .Submitted(Make.Workload("b1", "b").Pods(1, 6).AtSecond(0));
+        s.Cycle();
+        s.Submitted(Make.Workload("a1", "a").Pods(1, 6).AtSecond(10));
+
+        for (var second = 10; second < 15; second++)
+        {
+            var result = s.Cycle(second);
+            Assert.Empty(result.Evicted);
+            Assert.Empty(result.Admitted);
+        }
+
+        Assert.Equal(WorkloadPhase.Admitted, s.PhaseOf("b1"));
+        Assert.Equal(WorkloadPhase.Pending, s.PhaseOf("a1"));
+    }
+
+    [Fact]
+    public void RunCycle_ReclaimVictimQueueStopsBorrowing_NextVictimComesFromAQueueStillBorrowing()
+    {
+        // a has 4, b and c 2 each; c runs 3 and then b runs 3 (each borrows 1), 2 GPUs free. a's 4-GPU job
+        // needs 2 more. Newest first would take b3 and b2, leaving b under its quota; b stops being a
+        // victim after b3, so the second comes from c.
+        var s = Make.Scheduler().Node(Make.Node("n0").Gpus(8)).Cohort(Make.Cohort("co"))
+            .Queue(Make.Queue("a").Gpus("A100", 4).InCohort("co")).Queue(Make.Queue("b").Gpus("A100", 2).InCohort("co"))
+            .Queue(Make.Queue("c").Gpus("A100", 2).InCohort("co")).Build()
+            .Submitted(
+                Make.Workload("c1", "c").Pods(1, 1).AtSecond(0), Make.Workload("c2", "c").Pods(1, 1).AtSecond(1), Make.Workload("c3", "c").Pods(1, 1).AtSecond(2),
+                Make.Workload("b1", "b").Pods(1, 1).AtSecond(3), Make.Workload("b2", "b").Pods(1, 1).AtSecond(4), Make.Workload("b3", "b").Pods(1, 1).AtSecond(5));
+        Assert.Equal(6, s.Cycle(5).Admitted.Count);
+        s.Submitted(Make.Workload("a1", "a").Pods(1, 4).AtSecond(10));
+
+        var result = s.Cycle(10);
+
+        Assert.Equal(["b3", "c3"], Assert.Single(result.Admitted).Victims.Order(StringComparer.Ordinal));
+        Assert.Equal(2000, s.Usage("b", "accelerator/A100"));
+        Assert.Equal(2000, s.Usage("c", "accelerator/A100"));
+        Assert.Empty(s.Quotas.Violations());
+    }
 }

@@ -106,6 +106,26 @@ public sealed class ReplayEngineTests
     }
 
     [Fact]
+    public void Run_SrsfOracle_NarrowJobOfLessServicePassesWideShorterOne()
+    {
+        // wide: 8 GPUs × 50 s = 400 GPU-s; narrow: 1 GPU × 100 s = 100 GPU-s. SRTF serves the shorter
+        // time (wide) first when the blocker ends at 10 s; SRSF the smaller service (narrow).
+        var trace = new JobTrace("t", "aicc",
+        [
+            new TraceJob { Id = "blocker", Tenant = "x", SubmitSeconds = 0, DurationSeconds = 10, Gpus = 8 },
+            new TraceJob { Id = "wide", Tenant = "x", SubmitSeconds = 1, DurationSeconds = 50, Gpus = 8 },
+            new TraceJob { Id = "narrow", Tenant = "x", SubmitSeconds = 2, DurationSeconds = 100, Gpus = 1 },
+        ]);
+        var srtf = Run(trace, "srtf-oracle", gpus: 8);
+        var srsf = Run(trace, "srsf-oracle", gpus: 8);
+        Assert.Equal(10, srtf.Jobs[1].FirstStart, 6);
+        Assert.Equal(60, srtf.Jobs[2].FirstStart, 6);
+        Assert.Equal(10, srsf.Jobs[2].FirstStart, 6);
+        Assert.Equal(110, srsf.Jobs[1].FirstStart, 6);
+        Assert.Equal(0, srsf.Preemptions);
+    }
+
+    [Fact]
     public void Run_Easy_BackfillsOnlyJobsThatEndBeforeTheReservation()
     {
         var trace = new JobTrace("t", "aicc",
@@ -119,6 +139,27 @@ public sealed class ReplayEngineTests
         Assert.Equal(2, easy.Jobs[2].FirstStart, 6);
         Assert.Equal(1000, easy.Jobs[1].FirstStart, 6);
         Assert.True(easy.Jobs[3].FirstStart >= 1100, $"too-long started at {easy.Jobs[3].FirstStart}");
+    }
+
+    [Fact]
+    public void Summarize_JobWiderThanTheQuota_IsLeftOutOfTheSharedSideOfTheRatio()
+    {
+        var trace = new JobTrace("t", "aicc",
+        [
+            new TraceJob { Id = "s1", Tenant = "a", SubmitSeconds = 0, DurationSeconds = 100, Gpus = 1 },
+            new TraceJob { Id = "wide", Tenant = "a", SubmitSeconds = 1, DurationSeconds = 100, Gpus = 16 },
+            new TraceJob { Id = "s2", Tenant = "a", SubmitSeconds = 2, DurationSeconds = 100, Gpus = 1 },
+        ]);
+        var options = new ReplayOptions { Trace = trace, Cluster = ReplayCluster.Uniform(16, 8, "A100"), Policy = ReplayPolicy.Find("quota")! };
+        var run = ReplayEngine.Run(options);
+        var alone = ReplayReport.RunPrivateClusters(options, new Dictionary<string, int> { ["a"] = 8 });
+
+        var tenant = Assert.Single(ReplayReport.Summarize(run, alone).PerTenant);
+
+        Assert.Equal(1, tenant.PrivateUnrunnableJobs);
+        Assert.Equal(101 / 3.0, tenant.AvgQueueSeconds, 6);
+        Assert.Equal(0, tenant.ComparableAvgQueueSeconds!.Value, 6);
+        Assert.Equal(1, tenant.Ratio!.Value, 6);
     }
 
     [Fact]
