@@ -201,7 +201,7 @@ public sealed partial class WorkloadLifecycle(DbWriter writer, ServerContext ser
     }
 
     /// <summary>Records what an attempt used: accelerator milli-seconds per model, SCU and CPU milli-seconds.</summary>
-    private async Task MeterAsync(AiccDb db, WorkloadRow w, JobSpec spec, AttemptRow a, DateTimeOffset now, CancellationToken ct)
+    internal async Task MeterAsync(AiccDb db, WorkloadRow w, JobSpec spec, AttemptRow a, DateTimeOffset now, CancellationToken ct)
     {
         var from = a.StartedAt ?? a.AdmittedAt;
         var ms = Math.Max(0, (long)(now - from).TotalMilliseconds);

@@ -26,6 +26,7 @@ public sealed partial class SchedulingLoop(
     DbWriter writer,
     WaitingBoard board,
     ServerMetrics metrics,
+    WorkloadLifecycle lifecycle,
     ILogger<SchedulingLoop> logger) : BackgroundService
 {
     private readonly SemaphoreSlim _oneAtATime = new(1, 1);
@@ -213,6 +214,10 @@ public sealed partial class SchedulingLoop(
                 attempt.State = AttemptStates.Preempted;
                 attempt.Reason = reason;
                 attempt.EndedAt = now;
+
+                // The attempt's later end report is stale and rejected, so its use is charged here, in
+                // the transaction that ends it: a preempted tenant pays for what it ran, once.
+                await lifecycle.MeterAsync(db, w, JsonSerializer.Deserialize<JobSpec>(w.SpecJson, JsonBody.Options)!, attempt, now, ct);
             }
 
             db.Attach(w);
