@@ -321,7 +321,9 @@ public sealed partial class Scheduler
     {
         if (state.AdmittedAt is { } at)
         {
-            state.AttainedBeforeDeviceSeconds += held * Math.Max(0, (now - at).TotalSeconds);
+            var seconds = Math.Max(0, (now - at).TotalSeconds);
+            state.AttainedBeforeDeviceSeconds += held * seconds;
+            state.RanBeforeSeconds += seconds;
         }
     }
 
