@@ -291,16 +291,22 @@ public sealed partial class Scheduler
         _byHandle[state.Handle] = null;
     }
 
-    /// <summary>Back to the queue; its resources are released here unless a what-if already did.</summary>
-    private void Requeue(WorkloadState state, string reason, bool released = false)
+    /// <summary>Back to the queue; its resources are released here unless a what-if already did, in which
+    /// case <paramref name="heldBeforeRelease"/> is what it held until then.</summary>
+    private void Requeue(WorkloadState state, string reason, double? heldBeforeRelease = null)
     {
-        if (!released)
+        // The run that ends now adds its devices × time to the attained service. A release recharges the
+        // workload for what it still holds, nothing, so HeldDevices is 0 afterwards: take the count first.
+        // Counted after the release, an evicted workload lost the run's service: under LAS it came back at
+        // level 0, passed the jobs it had been evicted for and was evicted again (see docs/replay.md).
+        var held = heldBeforeRelease ?? state.HeldDevices;
+        if (heldBeforeRelease is null)
         {
             Release(state);
         }
 
         _admitted[state.QueueIndex].Remove(state);
-        NoteAttained(state, _clock);
+        NoteAttained(state, _clock, held);
         _freed = true;
         state.Phase = WorkloadPhase.Pending;
         state.AdmittedAt = null;
@@ -309,13 +315,28 @@ public sealed partial class Scheduler
         EnterPending(state, _clock);
     }
 
-    /// <summary>Adds the service of the run that ends now to the workload's attained service.</summary>
-    private static void NoteAttained(WorkloadState state, DateTimeOffset now)
+    /// <summary>Adds the service of the run that ends now, on <paramref name="held"/> devices, to the
+    /// workload's attained service.</summary>
+    private static void NoteAttained(WorkloadState state, DateTimeOffset now, double held)
     {
         if (state.AdmittedAt is { } at)
         {
-            state.AttainedBeforeDeviceSeconds += state.HeldDevices * Math.Max(0, (now - at).TotalSeconds);
+            var seconds = Math.Max(0, (now - at).TotalSeconds);
+            state.AttainedBeforeDeviceSeconds += held * seconds;
+            state.RanBeforeSeconds += seconds;
         }
+    }
+
+    /// <summary>Devices the allocations hold (fractions count as their share), as <see cref="Charge"/> counts them.</summary>
+    private static double DevicesIn(List<(int PodSet, int Index, PodAllocation Allocation)> allocations)
+    {
+        var devices = 0.0;
+        foreach (var (_, _, allocation) in allocations)
+        {
+            devices += allocation.Devices.Length * allocation.MilliPerDevice / 1000.0;
+        }
+
+        return devices;
     }
 
     private void LeavePending(WorkloadState state)
@@ -378,10 +399,9 @@ public sealed partial class Scheduler
     private void Charge(WorkloadState state)
     {
         Array.Clear(state.Charged);
-        state.HeldDevices = 0;
+        state.HeldDevices = DevicesIn(state.Allocations);
         foreach (var (podSet, _, allocation) in state.Allocations)
         {
-            state.HeldDevices += allocation.Devices.Length * allocation.MilliPerDevice / 1000.0;
             state.Charged[ResourceNames.CpuIndex] += allocation.CpuMilli;
             state.Charged[ResourceNames.MemoryIndex] += allocation.MemoryMiB;
             foreach (var d in allocation.Devices)

@@ -45,6 +45,10 @@ public sealed class WorkloadState
     /// <see cref="AttainedDeviceSeconds(DateTimeOffset)"/>.</summary>
     public double AttainedBeforeDeviceSeconds { get; internal set; }
 
+    /// <summary>Wall seconds this workload ran before its current admission (for remaining-time queue
+    /// sorts); a running workload's live value is <see cref="RanSeconds(DateTimeOffset)"/>.</summary>
+    public double RanBeforeSeconds { get; internal set; }
+
     /// <summary>Devices it holds while admitted (fractions count as their share), set at admission.</summary>
     public double HeldDevices { get; internal set; }
 
@@ -54,6 +58,10 @@ public sealed class WorkloadState
     /// <summary>Attained service at <paramref name="now"/>: earlier runs plus the current one.</summary>
     public double AttainedDeviceSeconds(DateTimeOffset now) =>
         AttainedBeforeDeviceSeconds + (Phase == WorkloadPhase.Admitted && AdmittedAt is { } at ? HeldDevices * Math.Max(0, (now - at).TotalSeconds) : 0);
+
+    /// <summary>Wall seconds run at <paramref name="now"/>: earlier runs plus the current one.</summary>
+    public double RanSeconds(DateTimeOffset now) =>
+        RanBeforeSeconds + (Phase == WorkloadPhase.Admitted && AdmittedAt is { } at ? Math.Max(0, (now - at).TotalSeconds) : 0);
 
     /// <summary>The queue sort's key, fixed while the workload waits (smaller goes first after priority).
     /// Computed when it enters its queue, so a sorted set can hold it.</summary>

@@ -141,7 +141,7 @@ public sealed partial class Scheduler
         var why = blocked == Attempt.QuotaBlocked ? "quota" : "capacity";
         foreach (var victim in victims)
         {
-            Requeue(victim, $"preempted by {preemptor.Spec.Id} (priority {preemptor.Spec.Priority}, queue {preemptor.Spec.Queue}) to free {why}", released: true);
+            Requeue(victim, $"preempted by {preemptor.Spec.Id} (priority {preemptor.Spec.Priority}, queue {preemptor.Spec.Queue}) to free {why}", heldBeforeRelease: DevicesIn(saved[victim]));
             result.Evicted.Insert(evicted++, new Eviction(victim.Spec.Id, victim.Reason!));
         }
 

@@ -61,9 +61,9 @@ public sealed class ShortestJobFirstSort : IQueueSortPlugin
             return double.MaxValue;
         }
 
-        // Remaining time: the estimate less the wall time already run (attained service over the devices held).
-        var ran = workload.HeldDevices > 0 ? workload.AttainedDeviceSeconds(now) / workload.HeldDevices : 0;
-        return Math.Max(0, d - ran);
+        // Remaining time: the estimate less the wall time already run, earlier runs included (a requeued
+        // workload holds no devices, so attained service over the devices held would say it never ran).
+        return Math.Max(0, d - workload.RanSeconds(now));
     }
 }
 

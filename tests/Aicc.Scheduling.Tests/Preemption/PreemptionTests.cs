@@ -187,4 +187,33 @@ public sealed class PreemptionTests
         Assert.Equal(2000, s.Usage("c", "accelerator/A100"));
         Assert.Empty(s.Quotas.Violations());
     }
+
+    [Fact]
+    public void RunCycle_PreemptedVictim_KeepsTheServiceOfTheRunThatEnded()
+    {
+        // lo runs on 4 GPUs from second 0 until hi evicts it at second 100: 400 device-seconds attained,
+        // counted at the devices it held before the what-if released them.
+        var s = Make.Scheduler().Node(Make.Node("n0").Gpus(4)).Build().Submitted(Make.Workload("lo").Pods(1, 4));
+        s.Cycle(0);
+        s.Submitted(Make.Workload("hi").Pods(1, 4).Priority(1).AtSecond(100));
+
+        Assert.Equal(["lo"], Assert.Single(s.Cycle(100).Admitted).Victims);
+
+        var lo = s.Get("lo")!;
+        Assert.Equal(WorkloadPhase.Pending, lo.Phase);
+        Assert.Equal(400, lo.AttainedBeforeDeviceSeconds, 6);
+        Assert.Equal(400, lo.AttainedDeviceSeconds(Make.T0.AddSeconds(200)), 6);
+    }
+
+    [Fact]
+    public void Evict_RunningWorkload_KeepsTheServiceOfTheRunThatEnded()
+    {
+        var s = Make.Scheduler().Node(Make.Node("n0").Gpus(4)).Build().Submitted(Make.Workload("w").Pods(1, 2));
+        s.Cycle(0);
+        s.Cycle(50);
+
+        Assert.True(s.Evict("w", "operator"));
+
+        Assert.Equal(100, s.Get("w")!.AttainedBeforeDeviceSeconds, 6);
+    }
 }

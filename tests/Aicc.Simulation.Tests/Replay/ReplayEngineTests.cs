@@ -106,6 +106,44 @@ public sealed class ReplayEngineTests
     }
 
     [Fact]
+    public void Run_Las_PreemptedJobKeepsItsLevelAndWaitsBehindLessServedOnes()
+    {
+        // long has 40,000 GPU-s (level 2) when new evicts it at 5000 s. third arrives at 5050 s with none
+        // (level 0), so it runs when new ends at 5100 s and long resumes after it. A victim that lost its
+        // attained service would come back at level 0 and, submitted first, pass third.
+        var trace = new JobTrace("t", "aicc",
+        [
+            new TraceJob { Id = "long", Tenant = "x", SubmitSeconds = 0, DurationSeconds = 10_000, Gpus = 8 },
+            new TraceJob { Id = "new", Tenant = "x", SubmitSeconds = 5000, DurationSeconds = 100, Gpus = 8 },
+            new TraceJob { Id = "third", Tenant = "x", SubmitSeconds = 5050, DurationSeconds = 1000, Gpus = 8 },
+        ]);
+        var run = Run(trace, "las", gpus: 8);
+        Assert.Equal(5100, run.Jobs[2].FirstStart, 6);
+        Assert.Equal(1, run.Jobs[0].Evictions);
+        Assert.Equal(11_100, run.Jobs[0].End, 6);
+        Assert.Equal(1, run.Preemptions);
+    }
+
+    [Fact]
+    public void Run_SrtfOracle_PreemptedJobWaitsWithTheTimeItHasLeft()
+    {
+        // short evicts long at 600 s (100 s left against 400). While it waits, long's key is the 400 s it
+        // has left, so it resumes before other (700 s) when short ends at 700 s. A key that forgot the
+        // earlier run (1,000 s) would let other pass it.
+        var trace = new JobTrace("t", "aicc",
+        [
+            new TraceJob { Id = "long", Tenant = "x", SubmitSeconds = 0, DurationSeconds = 1000, Gpus = 8 },
+            new TraceJob { Id = "short", Tenant = "x", SubmitSeconds = 600, DurationSeconds = 100, Gpus = 8 },
+            new TraceJob { Id = "other", Tenant = "x", SubmitSeconds = 650, DurationSeconds = 700, Gpus = 8 },
+        ]);
+        var run = Run(trace, "srtf-oracle", gpus: 8);
+        Assert.Equal(1, run.Jobs[0].Evictions);
+        Assert.Equal(1100, run.Jobs[0].End, 6);
+        Assert.Equal(1100, run.Jobs[2].FirstStart, 6);
+        Assert.Equal(1, run.Preemptions);
+    }
+
+    [Fact]
     public void Run_SrsfOracle_NarrowJobOfLessServicePassesWideShorterOne()
     {
         // wide: 8 GPUs × 50 s = 400 GPU-s; narrow: 1 GPU × 100 s = 100 GPU-s. SRTF serves the shorter
