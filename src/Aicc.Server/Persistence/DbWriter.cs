@@ -153,13 +153,7 @@ public sealed class DbWriter(IServiceScopeFactory scopes) : IDisposable
             return false;
         }
 
-        Interlocked.Increment(ref _commits);
-        Interlocked.Add(ref _writes, batch.Count);
-        foreach (var op in batch)
-        {
-            op.Complete();
-        }
-
+        Committed(batch);
         return true;
     }
 
@@ -208,9 +202,15 @@ public sealed class DbWriter(IServiceScopeFactory scopes) : IDisposable
             return;
         }
 
+        Committed(staged);
+    }
+
+    /// <summary>One transaction holding <paramref name="writes"/> committed: count it and answer their callers.</summary>
+    private void Committed(List<IWrite> writes)
+    {
         Interlocked.Increment(ref _commits);
-        Interlocked.Add(ref _writes, staged.Count);
-        foreach (var op in staged)
+        Interlocked.Add(ref _writes, writes.Count);
+        foreach (var op in writes)
         {
             op.Complete();
         }
