@@ -46,6 +46,9 @@ public sealed record ReplaySummary
 
     public required double JctLowerBoundSeconds { get; init; }
 
+    /// <summary>Mean JCT no schedule can beat on this cluster (<see cref="JctBounds.Capacity"/>).</summary>
+    public required double JctCapacityBoundSeconds { get; init; }
+
     public required IReadOnlyList<TenantQueueing> PerTenant { get; init; }
 
     public required int Preemptions { get; init; }
@@ -69,6 +72,7 @@ public sealed record ReplaySummary
         ["makespan_s"] = Round(MakespanSeconds),
         ["gpu_util_pct"] = Round(GpuUtilPercent, 2),
         ["jct_lower_bound_s"] = Round(JctLowerBoundSeconds),
+        ["jct_capacity_bound_s"] = Round(JctCapacityBoundSeconds),
         ["per_tenant"] = PerTenant.ToDictionary(t => t.Tenant, t => (object?)new Dictionary<string, object?>
         {
             ["jobs"] = t.Jobs,
@@ -148,7 +152,8 @@ public static class ReplayReport
             AvgQueueSeconds = done.Length == 0 ? 0 : done.Average(j => j.Queueing),
             MakespanSeconds = makespan,
             GpuUtilPercent = makespan <= 0 ? 0 : 100 * done.Sum(j => j.Gpus * j.Duration) / (gpus * makespan),
-            JctLowerBoundSeconds = done.Length == 0 ? 0 : done.Average(j => j.Duration),
+            JctLowerBoundSeconds = JctBounds.MeanDuration(done),
+            JctCapacityBoundSeconds = JctBounds.Capacity(done, gpus),
             PerTenant = perTenant,
             Preemptions = run.Preemptions,
             Rejected = run.Rejected.Count,

@@ -52,6 +52,8 @@ public sealed class ReplayEngineTests
         });
         var summary = ReplayReport.Summarize(run);
         Assert.True(summary.AvgJctSeconds >= summary.JctLowerBoundSeconds - 1e-6);
+        Assert.True(summary.AvgJctSeconds >= summary.JctCapacityBoundSeconds - 1e-6, $"seed {seed}: {summary.AvgJctSeconds} below the capacity bound {summary.JctCapacityBoundSeconds}");
+        Assert.True(summary.JctCapacityBoundSeconds >= summary.JctLowerBoundSeconds - 1e-6);
         Assert.InRange(summary.GpuUtilPercent, 0.01, 100);
     }
 
