@@ -61,4 +61,27 @@ public sealed class JctBoundsTests
         Assert.True(small > large, $"{small} on 4 GPUs vs {large} on 64");
         Assert.Equal(JctBounds.MeanDuration(jobs), large, 9);
     }
+
+    [Fact]
+    public void Backlog_NarrowLongJobsHoldTheBacklog_AboveTheFastMachine()
+    {
+        // 2 GPUs. Four 1-GPU jobs of 100 s at 0, a 1 s job at 90. At τ = 90 the fluid queue holds
+        // 400 − 2·90 + 1 = 221 GPU-s, of which the jobs must hold 4·10 + 1 = 41 anyway; the other 180
+        // sit on 1-GPU jobs and delay them 180 s in all. Mean duration 401 / 5 plus 180 / 5 = 116.2.
+        // The fast machine gives 110.5 (sorted maxima 91, 100, 100.5, 150.5, 200.5); the best schedule
+        // (evict one job for the short one at 90) reaches 120.6.
+        JobOutcome[] jobs = [Job(0, 1, 100), Job(0, 1, 100), Job(0, 1, 100), Job(0, 1, 100), Job(90, 1, 1)];
+
+        Assert.Equal(110.5, JctBounds.FastMachine(jobs, 2), 9);
+        Assert.Equal(116.2, JctBounds.Backlog(jobs, 2), 9);
+        Assert.Equal(116.2, JctBounds.Capacity(jobs, 2), 9);
+    }
+
+    [Fact]
+    public void Backlog_NoOverload_EqualsMeanDuration()
+    {
+        JobOutcome[] jobs = [Job(0, 4, 100), Job(10, 2, 100), Job(20, 2, 50)];
+
+        Assert.Equal(JctBounds.MeanDuration(jobs), JctBounds.Backlog(jobs, 8), 9);
+    }
 }
