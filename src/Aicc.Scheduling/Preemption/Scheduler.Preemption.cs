@@ -207,13 +207,45 @@ public sealed partial class Scheduler
             }
         }
 
+        // A pod of several devices needs them on one node. Newest first across the cluster suspends
+        // victims on many nodes (up to the candidate cap) before any one node has room, and a reclaim
+        // fails when no node can be emptied of borrowed work alone, so for such a preemptor the
+        // candidates come grouped by node, the node where free plus evictable devices are most first.
+        var room = preemptor.RequestedDevices > 1 ? EvictableRoom(found) : null;
         return [.. found
             .OrderByDescending(c => c.Reclaim)
             .ThenBy(c => c.Victim.Spec.Priority)
+            .ThenByDescending(c => room is null || c.Victim.Allocations.Count == 0 ? 0 : room[c.Victim.Allocations[0].Allocation.Node])
+            .ThenBy(c => room is null || c.Victim.Allocations.Count == 0 ? 0 : c.Victim.Allocations[0].Allocation.Node)
             .ThenByDescending(c => c.Victim.AdmittedAt)
             .ThenByDescending(c => c.Victim.Sequence)
             .Take(_setup.MaxPreemptionCandidates)
             .Select(c => (c.Victim, c.ReclaimOnly))];
+    }
+
+    /// <summary>Per node holding a candidate: free device share plus what the candidates there hold,
+    /// milli-devices. O(candidates' pods + devices of those nodes).</summary>
+    private Dictionary<int, long> EvictableRoom(List<(WorkloadState Victim, bool Reclaim, bool ReclaimOnly)> found)
+    {
+        var room = new Dictionary<int, long>();
+        foreach (var (victim, _, _) in found)
+        {
+            foreach (var (_, _, a) in victim.Allocations)
+            {
+                if (!room.TryGetValue(a.Node, out var milli))
+                {
+                    milli = 0;
+                    for (int d = Cluster.FirstDevice(a.Node), end = d + Cluster.DevicesOn(a.Node); d < end; d++)
+                    {
+                        milli += 1000 - Cluster.DeviceUsed(d);
+                    }
+                }
+
+                room[a.Node] = milli + ((long)a.Devices.Length * a.MilliPerDevice);
+            }
+        }
+
+        return room;
     }
 
     /// <summary>
