@@ -10,7 +10,8 @@ public sealed record TenantQueueing(
     double? PrivateAvgQueueSeconds,
     double? PrivateP95QueueSeconds,
     int PrivateUnrunnableJobs,
-    double? ComparableAvgQueueSeconds = null)
+    double? ComparableAvgQueueSeconds = null,
+    double QuotaShortfallGpuSeconds = 0)
 {
     /// <summary>Shared over private average queueing (≤ 1: the tenant is no worse off sharing), over the same
     /// jobs: those wider than the quota cannot run alone, so the shared side leaves them out too
@@ -84,6 +85,7 @@ public sealed record ReplaySummary
             ["private_unrunnable_jobs"] = t.PrivateUnrunnableJobs,
             ["comparable_avg_queue_s"] = t.ComparableAvgQueueSeconds is { } c ? Round(c) : null,
             ["queue_ratio"] = t.Ratio is { } r ? Round(r, 3) : null,
+            ["quota_shortfall_gpu_s"] = Round(t.QuotaShortfallGpuSeconds),
         }),
         ["preemptions"] = Preemptions,
         ["wall_s"] = Round(WallSeconds, 3),
@@ -136,7 +138,8 @@ public static class ReplayReport
                 }
             }
 
-            perTenant.Add(new TenantQueueing(g.Key, g.Count(), run.TenantQuotas.GetValueOrDefault(g.Key), queue.Average(), Percentile(queue, 0.95), privateAvg, privateP95, unrunnable, comparable));
+            perTenant.Add(new TenantQueueing(g.Key, g.Count(), run.TenantQuotas.GetValueOrDefault(g.Key), queue.Average(), Percentile(queue, 0.95), privateAvg, privateP95, unrunnable, comparable,
+                run.QuotaShortfallGpuSeconds.GetValueOrDefault(g.Key)));
         }
 
         return new ReplaySummary

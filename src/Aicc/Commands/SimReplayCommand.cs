@@ -26,7 +26,7 @@ internal static class SimReplayCommand
         var json = new Option<string?>("--json") { Description = "Write the JSON report to FILE ('-' = standard output)." };
         var plot = new Option<DirectoryInfo?>("--plot") { Description = "Write plots (queue length, utilisation, JCT CDF) as SVG into DIR." };
         var noPrivate = new Option<bool>("--no-private") { Description = "Skip the per-tenant private-cluster baselines." };
-        var outcomes = new Option<string?>("--outcomes") { Description = "Write one CSV line per job (submit, duration, first start, end, evictions) to FILE, for analysis." };
+        var outcomes = new Option<string?>("--outcomes") { Description = "Write one CSV line per job (submit, duration, first start, end, evictions) to FILE, for analysis; private-cluster baselines follow as cluster private:TENANT." };
         var seed = new Option<ulong>("--seed") { Description = "Seed of the scheduling core.", DefaultValueFactory = _ => 42 };
         var command = new Command("replay", "Replay a job trace through the scheduling core on a virtual clock: JCT, queueing, utilisation, tenant safety.")
         {
@@ -85,7 +85,8 @@ internal static class SimReplayCommand
         var privateRuns = o.Private ? Task.Run(() => ReplayReport.RunPrivateClusters(options with { Progress = null }, quotas)) : null;
         var run = ReplayEngine.Run(options with { TenantQuotas = quotas });
         progress?.Dispose();
-        var summary = ReplayReport.Summarize(run, privateRuns?.GetAwaiter().GetResult(), wall.Elapsed.TotalSeconds);
+        var alone = privateRuns?.GetAwaiter().GetResult();
+        var summary = ReplayReport.Summarize(run, alone, wall.Elapsed.TotalSeconds);
         if (o.PlotDir is not null)
         {
             ReplayPlots.Write(run, summary, o.PlotDir);
@@ -93,7 +94,7 @@ internal static class SimReplayCommand
 
         if (o.Outcomes is not null)
         {
-            WriteAtomically(o.Outcomes, OutcomesCsv(run));
+            WriteAtomically(o.Outcomes, OutcomesCsv(run, alone));
         }
 
         var document = JsonSerializer.Serialize(summary.ToJson(), JsonOutput.Options);
@@ -137,18 +138,27 @@ internal static class SimReplayCommand
         }
     }
 
-    private static string OutcomesCsv(ReplayRun run)
+    private static string OutcomesCsv(ReplayRun run, IReadOnlyDictionary<string, ReplayRun>? privateRuns)
     {
-        var c = CultureInfo.InvariantCulture;
-        var text = new System.Text.StringBuilder("id,tenant,gpus,submit_s,duration_s,first_start_s,end_s,evictions\n");
-        var jobs = run.Options.Trace.Jobs;
-        for (var i = 0; i < jobs.Count; i++)
+        var text = new System.Text.StringBuilder("cluster,id,tenant,gpus,submit_s,duration_s,first_start_s,end_s,evictions\n");
+        Append("shared", run);
+        foreach (var (tenant, alone) in privateRuns ?? new Dictionary<string, ReplayRun>())
         {
-            var j = run.Jobs[i];
-            text.Append(c, $"{jobs[i].Id},{j.Tenant},{j.Gpus},{j.Submit},{j.Duration},{j.FirstStart},{j.End},{j.Evictions}\n");
+            Append($"private:{tenant}", alone);
         }
 
         return text.ToString();
+
+        void Append(string cluster, ReplayRun r)
+        {
+            var c = CultureInfo.InvariantCulture;
+            var jobs = r.Options.Trace.Jobs;
+            for (var i = 0; i < jobs.Count; i++)
+            {
+                var j = r.Jobs[i];
+                text.Append(c, $"{cluster},{jobs[i].Id},{j.Tenant},{j.Gpus},{j.Submit},{j.Duration},{j.FirstStart},{j.End},{j.Evictions}\n");
+            }
+        }
     }
 
     private static void WriteAtomically(string path, string text)
