@@ -142,6 +142,27 @@ public sealed class PreemptionTests
     }
 
     [Fact]
+    public void RunCycle_RoomOnlyOnANodeOfTheWrongModel_TriesTheWhatIfsAndRestoresEverything()
+    {
+        // Evicting lo would free 8 devices on n0, enough by count, so the cheap room check passes; they
+        // are A100 and hi wants H100, so the what-ifs fail and both victims are put back.
+        var s = Make.Scheduler().Node(Make.Node("n0").Gpus(8, "A100")).Node(Make.Node("n1").Gpus(8, "H100")).Build()
+            .Submitted(
+                Make.Workload("lo").Pods(1, 8, "A100").AtSecond(0),
+                Make.Workload("keep").Pods(1, 1, "H100").NotPreemptible().AtSecond(0),
+                Make.Workload("lo2").Pods(1, 7, "H100").AtSecond(0));
+        s.Cycle();
+        var fingerprint = s.Cluster.Fingerprint();
+        s.Submitted(Make.Workload("hi").Pods(1, 8, "H100").Priority(1).AtSecond(3));
+
+        var result = s.Cycle(3);
+
+        Assert.Empty(result.Admitted);
+        Assert.Empty(result.Evicted);
+        Assert.Equal(fingerprint, s.Cluster.Fingerprint());
+    }
+
+    [Fact]
     public void RunCycle_PreemptionThatCannotSucceed_LeavesAllocationAndQuotaUntouched()
     {
         var s = Make.Scheduler().Node(Make.Node("n0").Gpus(8)).Queue(Make.Queue("q").Gpus("A100", 8)).Build()
