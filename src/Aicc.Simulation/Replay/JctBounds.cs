@@ -32,9 +32,9 @@ namespace Aicc.Simulation.Replay;
 /// C_j = min(C_j, τ) + (C_j − τ)⁺ with min(C_j, τ) ≥ min(d_j, τ) gives Σ C_j ≥ Σ d_j + E(τ), where E(τ)
 /// is the least Σ (R_j − L_j) / g_j over L_j ≤ R_j ≤ w_j with Σ R_j ≥ B(τ): a fractional knapsack that
 /// fills the widest jobs first (a unit of backlog delays a g-GPU job by 1/g). The bound is
-/// max over τ of (Σ d_j + E(τ) − Σ r_j) / n, evaluated at the instant of largest backlog in each
-/// quarter day (the one where B(τ) − Σ L_j is largest). It counts only the delay still to come after τ, not the queueing before it, so it is
-/// still far from tight in a weeks-long overload.</para>
+/// max over τ of (Σ d_j + E(τ) − Σ r_j) / n, evaluated in each quarter day at the arrival instant where
+/// B(τ) − Σ L_j is largest (any τ gives a valid bound). It counts only the delay still to come after τ,
+/// not the queueing before it, so it is still far from tight in a weeks-long overload.</para>
 /// <para><see cref="Capacity"/> is the larger of (1+2) and (3), both valid.</para>
 /// </remarks>
 public static class JctBounds
