@@ -46,7 +46,7 @@ public static class PluginRegistry
     {
         ["PriorityFifo"] = _ => new PriorityFifoSort(),
         ["FairShare"] = _ => new FairShareSort(),
-        ["ShortestJobFirst"] = _ => new ShortestJobFirstSort(),
+        ["ShortestJobFirst"] = p => new ShortestJobFirstSort(p.ShortestJobFirst.WidthExponent),
         ["ShortestRemainingService"] = _ => new ShortestRemainingServiceSort(),
         ["LeastAttainedService"] = p => new LeastAttainedServiceSort(p.LeastAttainedService.ThresholdsDeviceSeconds),
     };
@@ -161,6 +161,11 @@ public static class PluginRegistry
         if (thresholds is null || thresholds.Any(t => !double.IsFinite(t) || t <= 0) || thresholds.Zip(thresholds.Skip(1)).Any(p => p.Second <= p.First))
         {
             problems.Add("leastAttainedService.thresholdsDeviceSeconds: must be finite, positive and increasing");
+        }
+
+        if (spec.ShortestJobFirst is null || !double.IsFinite(spec.ShortestJobFirst.WidthExponent) || Math.Abs(spec.ShortestJobFirst.WidthExponent) > 2)
+        {
+            problems.Add("shortestJobFirst.widthExponent: must be a number between -2 and 2");
         }
 
         if (spec.FairSharing is null || !double.IsFinite(spec.FairSharing.HalfLifeSeconds) || spec.FairSharing.HalfLifeSeconds < 0)

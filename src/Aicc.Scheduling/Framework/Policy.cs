@@ -42,6 +42,15 @@ public sealed record LeastAttainedServiceSpec
     public IReadOnlyList<double> ThresholdsDeviceSeconds { get; init; } = [3600, 36_000];
 }
 
+/// <summary>Tuning of <c>ShortestJobFirst</c>.</summary>
+public sealed record ShortestJobFirstSpec
+{
+    /// <summary>The key is the estimated remaining time × devices^WidthExponent. 0 (default) is plain
+    /// SJF/SRTF; 1 is remaining device-time (SRSF); below 0 a wide job ranks as if shorter, which offsets
+    /// the extra wait a gang has for whole free nodes. Between −2 and 2.</summary>
+    public double WidthExponent { get; init; }
+}
+
 public sealed record FairSharingSpec
 {
     /// <summary>Past usage counts half as much after this long; 0 = only current usage counts (pure DRF).</summary>
@@ -72,6 +81,8 @@ public sealed record PolicySpec
     public FairSharingSpec FairSharing { get; init; } = new();
 
     public LeastAttainedServiceSpec LeastAttainedService { get; init; } = new();
+
+    public ShortestJobFirstSpec ShortestJobFirst { get; init; } = new();
 
     /// <summary><c>None</c>, or <c>Easy</c>: EASY backfilling (Lifka, 1995; Mu'alem and Feitelson, 2001). The
     /// first workload of a cycle that cannot start gets a reservation at the earliest time the running

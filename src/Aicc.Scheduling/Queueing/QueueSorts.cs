@@ -46,9 +46,10 @@ public sealed class FairShareSort : IQueueSortPlugin
 /// it is the oracle SJF, with durations predicted from a submitter's history the practical one. A
 /// workload with no estimate goes after every one that has one. The key is the estimated remaining
 /// time, so that with <see cref="Framework.PreemptionSpec.ForQueueSortLevel"/> this is shortest remaining
-/// time first (SRTF): a waiting job preempts running ones expected to run longer than it.
+/// time first (SRTF): a waiting job preempts running ones expected to run longer than it. With a width
+/// exponent e ≠ 0 the key is remaining time × devices^e (e = −0.5 is the replay's <c>srtf-wide</c>).
 /// </summary>
-public sealed class ShortestJobFirstSort : IQueueSortPlugin
+public sealed class ShortestJobFirstSort(double widthExponent = 0) : IQueueSortPlugin
 {
     public string Name => "ShortestJobFirst";
 
@@ -63,7 +64,8 @@ public sealed class ShortestJobFirstSort : IQueueSortPlugin
 
         // Remaining time: the estimate less the wall time already run, earlier runs included (a requeued
         // workload holds no devices, so attained service over the devices held would say it never ran).
-        return Math.Max(0, d - workload.RanSeconds(now));
+        var remaining = Math.Max(0, d - workload.RanSeconds(now));
+        return widthExponent == 0 ? remaining : remaining * Math.Pow(Math.Max(1, workload.RequestedDevices), widthExponent);
     }
 }
 

@@ -48,6 +48,12 @@ public sealed class ReplayRun
 
     public required IReadOnlyDictionary<string, int> TenantQuotas { get; init; }
 
+    /// <summary>Per tenant, GPU-seconds of its quota it did not hold while a job of its was waiting that
+    /// fits within the quota it had left: ∫ min(quota − held, GPUs waiting) dt over those times. Near
+    /// zero when reclaim hands a tenant its own quota back at once (gangs that need a whole free node
+    /// may still wait for one).</summary>
+    public required IReadOnlyDictionary<string, double> QuotaShortfallGpuSeconds { get; init; }
+
     public int Preemptions { get; init; }
 
     public int Cycles { get; init; }
@@ -120,11 +126,30 @@ public static class ReplayEngine
         var podSets = new Dictionary<(int Pods, int PerPod, int Milli, string Models), PodSetSpec>();
         var totalGpus = (double)cluster.TotalGpus;
         var busy = 0.0;
+        var tenantOf = new int[n];
+        var tenantIndex = tenants.Select((name, k) => (name, k)).ToDictionary(x => x.name, x => x.k, StringComparer.Ordinal);
+        var tenantQuota = tenants.Select(name => (double)quotas.GetValueOrDefault(name)).ToArray();
+        var tenantHeld = new double[tenants.Count];
+        var waitingWidths = tenants.Select(_ => new SortedDictionary<double, int>()).ToArray();
+        var waitingGpus = new double[tenants.Count];
+        var shortfall = new double[tenants.Count];
+        var lastTime = n > 0 ? jobs[0].SubmitSeconds : 0;
+        for (var i = 0; i < n; i++)
+        {
+            tenantOf[i] = tenantIndex[jobs[i].Tenant];
+        }
+
         int next = 0, pending = 0, finished = 0, preemptions = 0, cycles = 0;
         while (next < n || completions.Count > 0)
         {
             completions.TryPeekTime(out var tc);
             var t = next < n ? Math.Min(jobs[next].SubmitSeconds, tc) : tc;
+            if (double.IsFinite(t))
+            {
+                AccrueShortfall(t - lastTime);
+                lastTime = t;
+            }
+
             while (completions.TryDequeueDue(t, out var done, out var v))
             {
                 if (v != version[done])
@@ -134,6 +159,7 @@ public static class ReplayEngine
 
                 scheduler.Finish(jobs[done].Id);
                 busy -= held[done];
+                tenantHeld[tenantOf[done]] -= held[done];
                 outcomes[done] = outcomes[done] with { End = t };
                 predictor.Completed(jobs[done].Tenant, jobs[done].Gpus, jobs[done].DurationSeconds);
                 finished++;
@@ -153,6 +179,7 @@ public static class ReplayEngine
                 else
                 {
                     pending++;
+                    Wait(next);
                 }
 
                 next++;
@@ -173,6 +200,8 @@ public static class ReplayEngine
 
                     held[i] = admission.Pods.Sum(p => p.Devices.Count * p.MilliPerDevice / 1000.0);
                     busy += held[i];
+                    tenantHeld[tenantOf[i]] += held[i];
+                    Unwait(i);
                     runStart[i] = t;
                     if (double.IsNaN(outcomes[i].FirstStart))
                     {
@@ -189,6 +218,8 @@ public static class ReplayEngine
                     remaining[i] = Math.Max(0, remaining[i] - (t - runStart[i]));
                     version[i]++;
                     busy -= held[i];
+                    tenantHeld[tenantOf[i]] -= held[i];
+                    Wait(i);
                     outcomes[i] = outcomes[i] with { Evictions = outcomes[i].Evictions + 1 };
                     pending++;
                     preemptions++;
@@ -218,12 +249,56 @@ public static class ReplayEngine
             Jobs = outcomes,
             Timeline = timeline,
             TenantQuotas = quotas,
+            QuotaShortfallGpuSeconds = tenants.Select((name, k) => (name, k)).ToDictionary(x => x.name, x => shortfall[x.k], StringComparer.Ordinal),
             Preemptions = preemptions,
             Cycles = cycles,
             Rejected = rejected,
             Violations = violations,
             WallSeconds = wall.Elapsed.TotalSeconds,
         };
+
+        // O(tenants) per event: the narrowest waiting job is the first key of a sorted count by width.
+        void AccrueShortfall(double dt)
+        {
+            if (dt <= 0)
+            {
+                return;
+            }
+
+            for (var k = 0; k < shortfall.Length; k++)
+            {
+                var room = tenantQuota[k] - tenantHeld[k];
+                if (room < 1e-9 || waitingWidths[k].Count == 0 || waitingWidths[k].First().Key > room + 1e-9)
+                {
+                    continue;
+                }
+
+                shortfall[k] += Math.Min(room, waitingGpus[k]) * dt;
+            }
+        }
+
+        void Wait(int i)
+        {
+            var k = tenantOf[i];
+            waitingWidths[k][jobs[i].Gpus] = waitingWidths[k].GetValueOrDefault(jobs[i].Gpus) + 1;
+            waitingGpus[k] += jobs[i].Gpus;
+        }
+
+        void Unwait(int i)
+        {
+            var k = tenantOf[i];
+            var left = waitingWidths[k][jobs[i].Gpus] - 1;
+            if (left == 0)
+            {
+                waitingWidths[k].Remove(jobs[i].Gpus);
+            }
+            else
+            {
+                waitingWidths[k][jobs[i].Gpus] = left;
+            }
+
+            waitingGpus[k] -= jobs[i].Gpus;
+        }
     }
 
     /// <summary>

@@ -62,6 +62,12 @@ public sealed record ReplayPolicy(string Name, string Description, PolicySpec Co
             QueueSort = "ShortestJobFirst",
             Preemption = NoPreemption with { ForQueueSortLevel = true },
         }, DurationEstimates.Oracle, QueueLayout.Shared),
+        new("srtf-wide", "SRTF with the true durations, a wide job ranked by remaining time / √GPUs so that gangs waiting for whole nodes are not passed by every narrow job", Base("srtf-wide") with
+        {
+            QueueSort = "ShortestJobFirst",
+            ShortestJobFirst = new() { WidthExponent = -0.5 },
+            Preemption = NoPreemption with { ForQueueSortLevel = true },
+        }, DurationEstimates.Oracle, QueueLayout.Shared),
         new("srtf-predicted", "shortest remaining time first with predicted durations", Base("srtf-predicted") with
         {
             QueueSort = "ShortestJobFirst",

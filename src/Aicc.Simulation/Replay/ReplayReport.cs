@@ -10,7 +10,8 @@ public sealed record TenantQueueing(
     double? PrivateAvgQueueSeconds,
     double? PrivateP95QueueSeconds,
     int PrivateUnrunnableJobs,
-    double? ComparableAvgQueueSeconds = null)
+    double? ComparableAvgQueueSeconds = null,
+    double QuotaShortfallGpuSeconds = 0)
 {
     /// <summary>Shared over private average queueing (≤ 1: the tenant is no worse off sharing), over the same
     /// jobs: those wider than the quota cannot run alone, so the shared side leaves them out too
@@ -46,6 +47,9 @@ public sealed record ReplaySummary
 
     public required double JctLowerBoundSeconds { get; init; }
 
+    /// <summary>Mean JCT no schedule can beat on this cluster (<see cref="JctBounds.Capacity"/>).</summary>
+    public required double JctCapacityBoundSeconds { get; init; }
+
     public required IReadOnlyList<TenantQueueing> PerTenant { get; init; }
 
     public required int Preemptions { get; init; }
@@ -69,6 +73,7 @@ public sealed record ReplaySummary
         ["makespan_s"] = Round(MakespanSeconds),
         ["gpu_util_pct"] = Round(GpuUtilPercent, 2),
         ["jct_lower_bound_s"] = Round(JctLowerBoundSeconds),
+        ["jct_capacity_bound_s"] = Round(JctCapacityBoundSeconds),
         ["per_tenant"] = PerTenant.ToDictionary(t => t.Tenant, t => (object?)new Dictionary<string, object?>
         {
             ["jobs"] = t.Jobs,
@@ -80,6 +85,7 @@ public sealed record ReplaySummary
             ["private_unrunnable_jobs"] = t.PrivateUnrunnableJobs,
             ["comparable_avg_queue_s"] = t.ComparableAvgQueueSeconds is { } c ? Round(c) : null,
             ["queue_ratio"] = t.Ratio is { } r ? Round(r, 3) : null,
+            ["quota_shortfall_gpu_s"] = Round(t.QuotaShortfallGpuSeconds),
         }),
         ["preemptions"] = Preemptions,
         ["wall_s"] = Round(WallSeconds, 3),
@@ -132,7 +138,8 @@ public static class ReplayReport
                 }
             }
 
-            perTenant.Add(new TenantQueueing(g.Key, g.Count(), run.TenantQuotas.GetValueOrDefault(g.Key), queue.Average(), Percentile(queue, 0.95), privateAvg, privateP95, unrunnable, comparable));
+            perTenant.Add(new TenantQueueing(g.Key, g.Count(), run.TenantQuotas.GetValueOrDefault(g.Key), queue.Average(), Percentile(queue, 0.95), privateAvg, privateP95, unrunnable, comparable,
+                run.QuotaShortfallGpuSeconds.GetValueOrDefault(g.Key)));
         }
 
         return new ReplaySummary
@@ -148,7 +155,8 @@ public static class ReplayReport
             AvgQueueSeconds = done.Length == 0 ? 0 : done.Average(j => j.Queueing),
             MakespanSeconds = makespan,
             GpuUtilPercent = makespan <= 0 ? 0 : 100 * done.Sum(j => j.Gpus * j.Duration) / (gpus * makespan),
-            JctLowerBoundSeconds = done.Length == 0 ? 0 : done.Average(j => j.Duration),
+            JctLowerBoundSeconds = JctBounds.MeanDuration(done),
+            JctCapacityBoundSeconds = JctBounds.Capacity(done, gpus),
             PerTenant = perTenant,
             Preemptions = run.Preemptions,
             Rejected = run.Rejected.Count,

@@ -26,10 +26,11 @@ internal static class SimReplayCommand
         var json = new Option<string?>("--json") { Description = "Write the JSON report to FILE ('-' = standard output)." };
         var plot = new Option<DirectoryInfo?>("--plot") { Description = "Write plots (queue length, utilisation, JCT CDF) as SVG into DIR." };
         var noPrivate = new Option<bool>("--no-private") { Description = "Skip the per-tenant private-cluster baselines." };
+        var outcomes = new Option<string?>("--outcomes") { Description = "Write one CSV line per job (submit, duration, first start, end, evictions) to FILE, for analysis; private-cluster baselines follow as cluster private:TENANT." };
         var seed = new Option<ulong>("--seed") { Description = "Seed of the scheduling core.", DefaultValueFactory = _ => 42 };
         var command = new Command("replay", "Replay a job trace through the scheduling core on a virtual clock: JCT, queueing, utilisation, tenant safety.")
         {
-            trace, policy, gpus, gpusPerNode, model, load, nodes, jobs, json, plot, noPrivate, seed,
+            trace, policy, gpus, gpusPerNode, model, load, nodes, jobs, json, plot, noPrivate, seed, outcomes,
         };
         command.SetAction(parse => Run(new ReplayCommandOptions(
             parse.GetValue(trace)!.FullName,
@@ -43,7 +44,8 @@ internal static class SimReplayCommand
             parse.GetValue(json),
             parse.GetValue(plot)?.FullName,
             !parse.GetValue(noPrivate),
-            parse.GetValue(seed))));
+            parse.GetValue(seed),
+            parse.GetValue(outcomes))));
         return command;
     }
 
@@ -83,10 +85,16 @@ internal static class SimReplayCommand
         var privateRuns = o.Private ? Task.Run(() => ReplayReport.RunPrivateClusters(options with { Progress = null }, quotas)) : null;
         var run = ReplayEngine.Run(options with { TenantQuotas = quotas });
         progress?.Dispose();
-        var summary = ReplayReport.Summarize(run, privateRuns?.GetAwaiter().GetResult(), wall.Elapsed.TotalSeconds);
+        var alone = privateRuns?.GetAwaiter().GetResult();
+        var summary = ReplayReport.Summarize(run, alone, wall.Elapsed.TotalSeconds);
         if (o.PlotDir is not null)
         {
             ReplayPlots.Write(run, summary, o.PlotDir);
+        }
+
+        if (o.Outcomes is not null)
+        {
+            WriteAtomically(o.Outcomes, OutcomesCsv(run, alone));
         }
 
         var document = JsonSerializer.Serialize(summary.ToJson(), JsonOutput.Options);
@@ -122,10 +130,34 @@ internal static class SimReplayCommand
         var c = CultureInfo.InvariantCulture;
         Console.WriteLine(string.Create(c, $"trace {trace.Source}: {s.Jobs:N0} jobs over {trace.SpanSeconds / 86_400:0.0} days; cluster {cluster.TotalGpus:N0} GPUs ({cluster.Nodes.Count:N0} nodes), offered load {s.OfferedLoad:0.000}"));
         Console.WriteLine(string.Create(c, $"policy {s.Policy}: avg JCT {s.AvgJctSeconds:N0} s (lower bound {s.JctLowerBoundSeconds:N0} s, +{(s.AvgJctSeconds / Math.Max(1e-9, s.JctLowerBoundSeconds) - 1) * 100:0.0}%), p50 {s.P50JctSeconds:N0} s, p99 {s.P99JctSeconds:N0} s"));
+        Console.WriteLine(string.Create(c, $"  capacity bound {s.JctCapacityBoundSeconds:N0} s: no schedule on {cluster.TotalGpus:N0} GPUs does better; this policy is +{(s.AvgJctSeconds / Math.Max(1e-9, s.JctCapacityBoundSeconds) - 1) * 100:0.0}% above it"));
         Console.WriteLine(string.Create(c, $"  avg queueing {s.AvgQueueSeconds:N0} s, makespan {s.MakespanSeconds:N0} s, GPU utilisation {s.GpuUtilPercent:0.0}%, preemptions {s.Preemptions:N0}, rejected {s.Rejected:N0}, wall {s.WallSeconds:0.00} s"));
         if (s.WorstTenant is { } w)
         {
             Console.WriteLine(string.Create(c, $"  worst tenant vs its private cluster: {w.Tenant} ({w.QuotaGpus} GPUs) avg queueing {w.ComparableAvgQueueSeconds ?? w.AvgQueueSeconds:N0} s shared vs {w.PrivateAvgQueueSeconds:N0} s alone (jobs that fit its quota), ratio {w.Ratio:0.000}"));
+        }
+    }
+
+    private static string OutcomesCsv(ReplayRun run, IReadOnlyDictionary<string, ReplayRun>? privateRuns)
+    {
+        var text = new System.Text.StringBuilder("cluster,id,tenant,gpus,submit_s,duration_s,first_start_s,end_s,evictions\n");
+        Append("shared", run);
+        foreach (var (tenant, alone) in privateRuns ?? new Dictionary<string, ReplayRun>())
+        {
+            Append($"private:{tenant}", alone);
+        }
+
+        return text.ToString();
+
+        void Append(string cluster, ReplayRun r)
+        {
+            var c = CultureInfo.InvariantCulture;
+            var jobs = r.Options.Trace.Jobs;
+            for (var i = 0; i < jobs.Count; i++)
+            {
+                var j = r.Jobs[i];
+                text.Append(c, $"{cluster},{jobs[i].Id},{j.Tenant},{j.Gpus},{j.Submit},{j.Duration},{j.FirstStart},{j.End},{j.Evictions}\n");
+            }
         }
     }
 
@@ -150,7 +182,7 @@ internal static class SimReplayCommand
 }
 
 internal sealed record ReplayCommandOptions(
-    string Trace, string Policy, int? Gpus, int GpusPerNode, string Model, double? Load, string? NodesFile, int? Jobs, string? Json, string? PlotDir, bool Private, ulong Seed)
+    string Trace, string Policy, int? Gpus, int GpusPerNode, string Model, double? Load, string? NodesFile, int? Jobs, string? Json, string? PlotDir, bool Private, ulong Seed, string? Outcomes = null)
 {
     public List<string> Validate()
     {

@@ -111,6 +111,58 @@ public sealed class PreemptionTests
     }
 
     [Fact]
+    public void RunCycle_MultiDevicePreemptorWithFewCandidatesAllowed_TakesVictimsFromTheNodeItCanEmpty()
+    {
+        // n0 (A100) holds a0 (priority 5, no victim) and a1..a3; n1 (H100) holds b0..b2. Newest first the
+        // three allowed candidates would be a3, b2, a2, which empty no node; grouped by node, n1 (4
+        // evictable devices against 3 on n0) comes first and b2, b1, b0 free it.
+        var setup = Make.Scheduler().Node(Make.Node("n0").Gpus(4, "A100")).Node(Make.Node("n1").Gpus(4, "H100")).Setup() with { MaxPreemptionCandidates = 3 };
+        var s = new Scheduler(setup);
+        s.Submitted(Make.Workload("a0").Pods(1, 1, "A100").Priority(5).AtSecond(0));
+        s.Cycle(0);
+        s.Submitted(Make.Workload("b0").Pods(1, 2, "H100").AtSecond(1));
+        s.Cycle(1);
+        for (var i = 1; i <= 3; i++)
+        {
+            s.Submitted(Make.Workload($"a{i}").Pods(1, 1, "A100").AtSecond(2 * i));
+            s.Cycle(2 * i);
+            if (i < 3)
+            {
+                s.Submitted(Make.Workload($"b{i}").Pods(1, 1, "H100").AtSecond((2 * i) + 1));
+                s.Cycle((2 * i) + 1);
+            }
+        }
+
+        s.Submitted(Make.Workload("hi").Pods(1, 4, "A100|H100").Priority(1).AtSecond(10));
+
+        var result = s.Cycle(10);
+
+        Assert.Equal(["b0", "b1", "b2"], Assert.Single(result.Admitted).Victims.Order());
+        Assert.Equal(WorkloadPhase.Admitted, s.PhaseOf("a3"));
+    }
+
+    [Fact]
+    public void RunCycle_RoomOnlyOnANodeOfTheWrongModel_TriesTheWhatIfsAndRestoresEverything()
+    {
+        // Evicting lo would free 8 devices on n0, enough by count, so the cheap room check passes; they
+        // are A100 and hi wants H100, so the what-ifs fail and both victims are put back.
+        var s = Make.Scheduler().Node(Make.Node("n0").Gpus(8, "A100")).Node(Make.Node("n1").Gpus(8, "H100")).Build()
+            .Submitted(
+                Make.Workload("lo").Pods(1, 8, "A100").AtSecond(0),
+                Make.Workload("keep").Pods(1, 1, "H100").NotPreemptible().AtSecond(0),
+                Make.Workload("lo2").Pods(1, 7, "H100").AtSecond(0));
+        s.Cycle();
+        var fingerprint = s.Cluster.Fingerprint();
+        s.Submitted(Make.Workload("hi").Pods(1, 8, "H100").Priority(1).AtSecond(3));
+
+        var result = s.Cycle(3);
+
+        Assert.Empty(result.Admitted);
+        Assert.Empty(result.Evicted);
+        Assert.Equal(fingerprint, s.Cluster.Fingerprint());
+    }
+
+    [Fact]
     public void RunCycle_PreemptionThatCannotSucceed_LeavesAllocationAndQuotaUntouched()
     {
         var s = Make.Scheduler().Node(Make.Node("n0").Gpus(8)).Queue(Make.Queue("q").Gpus("A100", 8)).Build()

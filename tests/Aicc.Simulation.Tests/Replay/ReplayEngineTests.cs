@@ -52,6 +52,8 @@ public sealed class ReplayEngineTests
         });
         var summary = ReplayReport.Summarize(run);
         Assert.True(summary.AvgJctSeconds >= summary.JctLowerBoundSeconds - 1e-6);
+        Assert.True(summary.AvgJctSeconds >= summary.JctCapacityBoundSeconds - 1e-6, $"seed {seed}: {summary.AvgJctSeconds} below the capacity bound {summary.JctCapacityBoundSeconds}");
+        Assert.True(summary.JctCapacityBoundSeconds >= summary.JctLowerBoundSeconds - 1e-6);
         Assert.InRange(summary.GpuUtilPercent, 0.01, 100);
     }
 
@@ -89,6 +91,23 @@ public sealed class ReplayEngineTests
         var sjf = Run(trace, "sjf-oracle", gpus: 8);
         Assert.Equal(1100, fifo.Jobs[2].FirstStart, 6);
         Assert.Equal(100, sjf.Jobs[2].FirstStart, 6);
+    }
+
+    [Fact]
+    public void Run_SrtfWide_WideJobRanksByRemainingTimeOverRootOfItsGpus()
+    {
+        // One 8-GPU node. SRTF runs the 1-GPU 300 s job first and the 8-GPU 400 s gang waits for the
+        // node; srtf-wide ranks the gang at 400 / √8 ≈ 141 s, ahead of it.
+        var trace = new JobTrace("t", "aicc",
+        [
+            new TraceJob { Id = "narrow", Tenant = "x", SubmitSeconds = 0, DurationSeconds = 300, Gpus = 1 },
+            new TraceJob { Id = "wide", Tenant = "x", SubmitSeconds = 0, DurationSeconds = 400, Gpus = 8 },
+        ]);
+        var srtf = Run(trace, "srtf-oracle", gpus: 8);
+        var wide = Run(trace, "srtf-wide", gpus: 8);
+        Assert.Equal(300, srtf.Jobs[1].FirstStart, 6);
+        Assert.Equal(0, wide.Jobs[1].FirstStart, 6);
+        Assert.Equal(400, wide.Jobs[0].FirstStart, 6);
     }
 
     [Fact]
