@@ -8,7 +8,9 @@ namespace Aicc.Simulation.Packing;
 /// <list type="bullet">
 /// <item><see cref="Usable"/>: some GPU pod shape of the pod list fits the node now (CPU, memory, model
 /// and device room); such share is free only because no pod of a fitting shape arrived after it opened,
-/// and <see cref="LargestUsableShareMilli"/> says how small those shapes are;</item>
+/// <see cref="UsableBySmallPodsOnly"/> is the part of it on nodes where every shape that fits asks for at
+/// most <see cref="SmallShareMilli"/> (the remnants next to a 0.81-GPU pod, say), and
+/// <see cref="SmallPodsPct"/> how common such pods are among the GPU pods of the list;</item>
 /// <item><see cref="CpuOrMemoryStranded"/>: some shape would fit the devices, but none has the CPU and
 /// memory it needs left on the node;</item>
 /// <item><see cref="BelowEveryRequest"/>: no shape fits the devices even with CPU and memory to spare
@@ -24,17 +26,22 @@ public sealed record IdleBreakdown(
     double Usable,
     double CpuOrMemoryStranded,
     double BelowEveryRequest,
-    int LargestUsableShareMilli,
+    double UsableBySmallPodsOnly,
+    double SmallPodsPct,
     double CpuUsedPct,
     double MemoryUsedPct)
 {
+    /// <summary>A quarter of a device: the bound of a "small" pod in <see cref="UsableBySmallPodsOnly"/>.</summary>
+    public const int SmallShareMilli = 250;
+
     /// <summary>Classifies the idle share of <paramref name="cluster"/> against the GPU pod shapes in
     /// <paramref name="requests"/>. O(nodes × shapes × devices): about 1 ms on openb.</summary>
     public static IdleBreakdown Of(ClusterState cluster, IEnumerable<PodRequest> requests)
     {
-        var shapes = requests.Where(r => r.WantsDevices).DistinctBy(r => r.Shape).ToArray();
-        double idle = 0, whole = 0, usable = 0, stranded = 0, below = 0;
-        var largestUsable = 0;
+        var gpuPods = requests.Where(r => r.WantsDevices).ToArray();
+        var shapes = gpuPods.DistinctBy(r => r.Shape).ToArray();
+        var smallPct = gpuPods.Length == 0 ? 0 : 100.0 * gpuPods.Count(r => r.TotalMilli <= SmallShareMilli) / gpuPods.Length;
+        double idle = 0, whole = 0, usable = 0, smallOnly = 0, stranded = 0, below = 0;
         long cpuCap = 0, cpuUsed = 0, memCap = 0, memUsed = 0;
         for (var node = 0; node < cluster.NodeCount; node++)
         {
@@ -61,6 +68,7 @@ public sealed record IdleBreakdown(
             idle += free / 1000.0;
             var devicesFit = false;
             var fits = false;
+            var largest = 0;
             foreach (var s in shapes)
             {
                 if (!DevicesFit(cluster, first, n, s))
@@ -72,13 +80,14 @@ public sealed record IdleBreakdown(
                 if (cluster.FreeCpu(node) >= s.CpuMilli && cluster.FreeMemory(node) >= s.MemoryMiB)
                 {
                     fits = true;
-                    largestUsable = Math.Max(largestUsable, s.TotalMilli);
+                    largest = Math.Max(largest, s.TotalMilli);
                 }
             }
 
             if (fits)
             {
                 usable += free / 1000.0;
+                smallOnly += largest <= SmallShareMilli ? free / 1000.0 : 0;
             }
             else if (devicesFit)
             {
@@ -90,7 +99,7 @@ public sealed record IdleBreakdown(
             }
         }
 
-        return new IdleBreakdown(idle, whole, usable, stranded, below, largestUsable,
+        return new IdleBreakdown(idle, whole, usable, stranded, below, smallOnly, smallPct,
             cpuCap == 0 ? 0 : 100.0 * cpuUsed / cpuCap, memCap == 0 ? 0 : 100.0 * memUsed / memCap);
     }
 
