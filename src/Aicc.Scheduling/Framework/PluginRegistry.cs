@@ -1,5 +1,4 @@
 using Aicc.Scheduling.Plugins.BestFit;
-using Aicc.Scheduling.Plugins.SpareCpu;
 using Aicc.Scheduling.Plugins.DeviceSelection;
 using Aicc.Scheduling.Plugins.DotProduct;
 using Aicc.Scheduling.Plugins.Fgd;
@@ -7,6 +6,7 @@ using Aicc.Scheduling.Plugins.GpuClustering;
 using Aicc.Scheduling.Plugins.GpuPacking;
 using Aicc.Scheduling.Plugins.LeastAllocated;
 using Aicc.Scheduling.Plugins.Random;
+using Aicc.Scheduling.Plugins.SpareCpu;
 using Aicc.Scheduling.Plugins.TopologyPacking;
 using Aicc.Scheduling.Queueing;
 
