@@ -42,11 +42,37 @@ public sealed record PackingResult(string Workload, string Policy, IReadOnlyList
             ["alloc_pct_by_seed"] = bySeed,
             ["frag_ratio_pct"] = Figures(FragLoads, FragRatioPct),
             ["unallocated_gpus_at_130"] = UnallocatedGpusAt130,
+            ["idle_at_end"] = IdleJson(),
             ["wall_s"] = Math.Round(WallSeconds, 2),
         };
     }
 
     public string ToJsonText() => ToJson().ToJsonString(new JsonSerializerOptions { WriteIndented = true });
+
+    /// <summary>Means over seeds of <see cref="IdleBreakdown"/>, in devices (docs/simulator.md).</summary>
+    private JsonObject? IdleJson()
+    {
+        var idle = Seeds.Select(s => s.IdleAtEnd).OfType<IdleBreakdown>().ToList();
+        if (idle.Count == 0)
+        {
+            return null;
+        }
+
+        JsonNode Round(Func<IdleBreakdown, double> f) => Math.Round(idle.Average(f), 1);
+        return new JsonObject
+        {
+            ["gpus"] = Round(i => i.Idle),
+            ["whole_devices"] = Round(i => i.WholeDevices),
+            ["usable"] = Round(i => i.Usable),
+            ["usable_by_small_pods_only"] = Round(i => i.UsableBySmallPodsOnly),
+            ["small_pods_pct"] = Round(i => i.SmallPodsPct),
+            ["cpu_or_memory_stranded"] = Round(i => i.CpuOrMemoryStranded),
+            ["below_every_request"] = Round(i => i.BelowEveryRequest),
+            ["failed_pods"] = Math.Round(Seeds.Average(s => s.Failed), 1),
+            ["cpu_used_pct"] = Round(i => i.CpuUsedPct),
+            ["memory_used_pct"] = Round(i => i.MemoryUsedPct),
+        };
+    }
 
     private static JsonObject Figures(int[] loads, Func<int, double> value)
     {

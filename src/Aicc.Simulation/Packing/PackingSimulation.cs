@@ -16,7 +16,11 @@ public sealed record PackingOptions
 
 /// <summary>One seed's outcome: allocation and fragmentation ratio (percent) against arrived load
 /// 0..130% (NaN where the run has no arrival near that load).</summary>
-public sealed record SeedCurve(int Seed, double[] AllocPct, double[] FragRatioPct, int Arrivals, int Failed, long PlacementsPerSecond);
+public sealed record SeedCurve(int Seed, double[] AllocPct, double[] FragRatioPct, int Arrivals, int Failed, long PlacementsPerSecond)
+{
+    /// <summary>Where the idle share lies after the last arrival; null for curves built by hand.</summary>
+    public IdleBreakdown? IdleAtEnd { get; init; }
+}
 
 /// <summary>
 /// The static packing experiment of Weng et al., ATC'23 §6 ("Beware of Fragmentation"), as their artifact
@@ -97,7 +101,10 @@ public static class PackingSimulation
 
         var seconds = System.Diagnostics.Stopwatch.GetElapsedTime(started).TotalSeconds;
         progress?.Invoke(order.Length, order.Length);
-        return new SeedCurve(seed, Discretise(bucket, alloc, round: true), Discretise(bucket, frag, round: false), order.Length, failed, (long)(order.Length / Math.Max(seconds, 1e-9)));
+        return new SeedCurve(seed, Discretise(bucket, alloc, round: true), Discretise(bucket, frag, round: false), order.Length, failed, (long)(order.Length / Math.Max(seconds, 1e-9)))
+        {
+            IdleAtEnd = IdleBreakdown.Of(cluster, input.Requests),
+        };
 
         void Record(int at)
         {

@@ -10,42 +10,67 @@ namespace Aicc.Scheduling.Plugins.Fgd;
 /// among them. A fractional pod is scored on its best device (the one <see cref="FgdDevices"/> picks).
 /// </summary>
 /// <remarks>
-/// <paramref name="step"/> is the width of one score level in sigmoid points: 1 is the artifact's FGD;
-/// 2 (<c>FGDCoarse</c>) halves the resolution, so nodes whose expected fragmentation changes by up to
-/// about 0.08 device tie and the tie-break spreads them; 0 (<c>FGDExact</c>) keeps the sigmoid
-/// unquantised. Measured on openb (docs/simulator.md): unquantised is 1-3 points worse than the
-/// artifact's levels, coarser levels slightly better on most pod lists.
+/// <paramref name="levels"/> gives the width of one score level in sigmoid points, per kind of pod: 1 is
+/// the artifact's FGD; 2 (<c>FGDCoarse</c>) halves the resolution, so nodes whose expected fragmentation
+/// changes by up to about 0.08 device tie and the tie-break, a node order fixed for the run, consolidates
+/// among them; 0 (<c>FGDExact</c>) keeps the sigmoid unquantised. <c>FGDSized</c> keeps the artifact's
+/// levels for pods that take at most half a device, which fill the remnants other pods leave and where
+/// the exact gradient picks the remnant they fit best, and coarse levels for the rest, which open idle
+/// devices and gain from consolidation. Measured on openb (docs/simulator.md).
 /// </remarks>
-public sealed class FgdPlugin(int step = 1) : IScorePlugin
+public sealed class FgdPlugin(FgdLevels levels) : IScorePlugin
 {
     /// <summary>Change of expected fragmentation, in milli-devices, that moves the sigmoid by one unit.</summary>
     public const double Scale = 1000;
 
     private readonly FgdNodeCache _cache = new();
 
-    public string Name => NameOf(step);
+    /// <summary>FGD with the same level width for every pod.</summary>
+    public FgdPlugin(int step = 1)
+        : this(FgdLevels.Uniform(step))
+    {
+    }
+
+    public string Name => levels.Name;
 
     public bool Cacheable => true;
 
     public double Score(ClusterState cluster, int node, in PodRequest pod, ScoringContext context) =>
-        FgdScore.Evaluate(cluster, node, pod, context.Workload, _cache, step, out _, out _);
+        FgdScore.Evaluate(cluster, node, pod, context.Workload, _cache, levels.For(pod), out _, out _);
+}
 
-    internal static string NameOf(int step) => step switch
-    {
-        0 => "FGDExact",
-        1 => "FGD",
-        _ => "FGDCoarse",
-    };
+/// <summary>Width of FGD's score levels in sigmoid points (0: unquantised) for whole-device and CPU-only
+/// pods, for fractional pods of more than half a device, and for those of at most half.</summary>
+public readonly record struct FgdLevels(int Whole, int LargeFraction, int SmallFraction)
+{
+    /// <summary>The largest share (milli-devices) that counts as a small fraction.</summary>
+    public const int SmallFractionMilli = 500;
+
+    /// <summary>The artifact's levels for small fractions, two points for every other pod.</summary>
+    public static readonly FgdLevels Sized = new(2, 2, 1);
+
+    public static FgdLevels Uniform(int step) => new(step, step, step);
+
+    /// <summary>The plugin and device-selector name these levels register under.</summary>
+    public string Name => this == Uniform(0) ? "FGDExact" : this == Uniform(1) ? "FGD" : this == Uniform(2) ? "FGDCoarse" : "FGDSized";
+
+    public int For(in PodRequest pod) =>
+        pod.Count > 0 || pod.Milli == 0 ? Whole : pod.Milli <= SmallFractionMilli ? SmallFraction : LargeFraction;
 }
 
 /// <summary>FGD's device choice inside the node: a fractional pod takes the device with the highest FGD
 /// score, the lowest-numbered one among equals (the artifact's <c>allocateGpuIdBasedOnFGDScore</c>);
 /// whole-device pods take the lowest-numbered free devices.</summary>
-public sealed class FgdDevices(int step = 1) : IDeviceSelector
+public sealed class FgdDevices(FgdLevels levels) : IDeviceSelector
 {
     private readonly FgdNodeCache _cache = new();
 
-    public string Name => FgdPlugin.NameOf(step);
+    public FgdDevices(int step = 1)
+        : this(FgdLevels.Uniform(step))
+    {
+    }
+
+    public string Name => levels.Name;
 
     public void Choose(ClusterState cluster, int node, in PodRequest pod, ScoringContext context, Span<int> devices)
     {
@@ -58,7 +83,7 @@ public sealed class FgdDevices(int step = 1) : IDeviceSelector
             return;
         }
 
-        FgdScore.Evaluate(cluster, node, pod, context.Workload, _cache, step, out var best, out _);
+        FgdScore.Evaluate(cluster, node, pod, context.Workload, _cache, levels.For(pod), out var best, out _);
         devices[0] = first + best;
     }
 }

@@ -181,4 +181,28 @@ public sealed class FragmentationTests
         Assert.Equal(52, Score(2, 100), precision: 9);
         Assert.Equal(52, Score(2, 130), precision: 9);
     }
+
+    [Fact]
+    public void FgdPlugin_SizedLevels_KeepTheArtifactsLevelsForSmallFractionsOnly()
+    {
+        // The node of the test above: a device with 300 used, target tasks of 800. Pods of 100 and 130 milli
+        // (small fractions) keep the artifact's levels 52 and 53; pods of 510 and 540 (Δ −510 → 62.48,
+        // Δ −540 → 63.18) are large fractions and share the two-point level 62.
+        var s = Make.Scheduler().Node(Make.Node("n0").Gpus(1)).Policy("fgd").Build();
+        var held = new PodRequest(new PodSetSpec { Accelerator = AcceleratorRequest.Fraction(300) }, s.Catalog.AllModelsMask);
+        Assert.True(s.Placer.TryBind(0, held, 1, out _));
+        s.Placer.Context.Workload.Clear();
+        s.Placer.Context.Workload.Add(0, 0, 800, s.Catalog.AllModelsMask);
+        var sized = new FgdPlugin(FgdLevels.Sized);
+        double Score(int milli) => sized.Score(
+            s.Cluster, 0, new PodRequest(new PodSetSpec { Accelerator = AcceleratorRequest.Fraction(milli) }, s.Catalog.AllModelsMask), s.Placer.Context);
+
+        Assert.Equal("FGDSized", sized.Name);
+        Assert.Equal(52, Score(100), precision: 9);
+        Assert.Equal(53, Score(130), precision: 9);
+        Assert.Equal(62, Score(510), precision: 9);
+        Assert.Equal(62, Score(540), precision: 9);
+        Assert.Equal(63, new FgdPlugin(step: 1).Score(
+            s.Cluster, 0, new PodRequest(new PodSetSpec { Accelerator = AcceleratorRequest.Fraction(540) }, s.Catalog.AllModelsMask), s.Placer.Context), precision: 9);
+    }
 }
