@@ -99,7 +99,13 @@ internal static class BenchApiCommand
                 await SubmitAllAsync(http, body, prefix, size, concurrency, ct);
                 await WaitStartedAsync(scopes, prefix, size, ct);
                 warmed += size;
-                if (System.Runtime.JitInfo.GetCompiledMethodCount() - jitBefore < 100)
+                var compiled = System.Runtime.JitInfo.GetCompiledMethodCount() - jitBefore;
+                if (!Console.IsErrorRedirected)
+                {
+                    await Console.Error.WriteLineAsync($"warm-up: {warmed} jobs, {compiled} methods compiled in the last round");
+                }
+
+                if (compiled < 100)
                 {
                     break;
                 }
