@@ -24,6 +24,9 @@ public sealed class PackingReport(IReadOnlyList<PackingResult> results, Publishe
 {
     public const double FragTolerance = 2;
 
+    /// <summary>How far above published FGD the beat-FGD policy must be, averaged over 100% and 130% and every pod list.</summary>
+    public const double AverageGainTarget = 0.5;
+
     public double Tolerance => tolerance;
 
     public IReadOnlyList<ComparisonRow> Rows { get; } = Compare(results, published);
@@ -59,13 +62,23 @@ public sealed class PackingReport(IReadOnlyList<PackingResult> results, Publishe
         foreach (var policy in Rows.Where(r => r.Beat && !double.IsNaN(r.Theirs100)).GroupBy(r => r.Policy))
         {
             var mean = policy.Average(r => (r.Delta100 + r.Delta130) / 2);
-            if (mean < 0.5)
+            if (CoversAllWorkloads(policy) && mean < AverageGainTarget)
             {
-                failures.Add($"{policy.Key}: {mean:+0.00;-0.00} points over FGD on average; the target is +0.50");
+                failures.Add($"{policy.Key}: {mean:+0.00;-0.00} points over FGD on average; the target is +{AverageGainTarget:0.00}");
             }
         }
 
         return failures;
+    }
+
+    /// <summary>
+    /// The +0.5 point target is an average over every published pod list; a run on fewer lists (the reduced
+    /// CI check runs only the default one) reports its average but cannot miss or meet that target.
+    /// </summary>
+    private bool CoversAllWorkloads(IEnumerable<ComparisonRow> rows)
+    {
+        var lists = published?.Workloads("fgd") ?? new HashSet<string>();
+        return lists.Count > 0 && lists.IsSubsetOf(rows.Select(r => r.Workload));
     }
 
     public string ToCsv()
@@ -101,6 +114,10 @@ public sealed class PackingReport(IReadOnlyList<PackingResult> results, Publishe
         {
             sb.AppendLine();
             sb.AppendLine(CultureInfo.InvariantCulture, $"**{policy.Key} vs published FGD**: {policy.Average(r => r.Delta100):+0.00;-0.00} pt at 100%, {policy.Average(r => r.Delta130):+0.00;-0.00} pt at 130% on average over {policy.Count()} workloads; worst {policy.Min(r => Math.Min(r.Delta100, r.Delta130)):+0.00;-0.00} pt.");
+            if (!CoversAllWorkloads(policy))
+            {
+                sb.AppendLine(CultureInfo.InvariantCulture, $"(The +{AverageGainTarget:0.0} pt average target is over all {published!.Workloads("fgd").Count} published pod lists; this run has {policy.Count()}, so it is not checked here.)");
+            }
         }
 
         sb.AppendLine();

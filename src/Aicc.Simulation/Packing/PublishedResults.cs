@@ -23,6 +23,10 @@ public sealed class PublishedResults
 
     public double[]? Curve(string workload, string policy) => _curves.GetValueOrDefault((workload, policy));
 
+    /// <summary>The pod lists that have a published row for <paramref name="policy"/>.</summary>
+    public IReadOnlySet<string> Workloads(string policy) =>
+        _rows.Keys.Where(k => k.Policy == policy).Select(k => k.Workload).ToHashSet(StringComparer.Ordinal);
+
     /// <summary>Reads the summary; problems name file, line and column.</summary>
     public static PublishedResults Read(string path, List<string> problems)
     {
