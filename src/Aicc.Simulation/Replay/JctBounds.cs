@@ -36,6 +36,20 @@ namespace Aicc.Simulation.Replay;
 /// B(τ) − Σ L_j is largest (any τ gives a valid bound). It counts only the delay still to come after τ,
 /// not the queueing before it, so it is still far from tight in a weeks-long overload.</para>
 /// <para><see cref="Capacity"/> is the larger of (1+2) and (3), both valid.</para>
+/// <para>(4) <see cref="BusyTime"/>, the mean busy time relaxation (after Goemans, Queyranne, Schulz,
+/// Skutella and Wang, "Single machine scheduling with release dates", SIAM J. Discrete Math. 2002, here
+/// with a rate cap per job and a Lagrangian dual). Let ρ_j(t) be the GPUs job j holds at t (g_j or 0 in
+/// S) and M_j = (1/w_j)∫ t ρ_j(t) dt its mean busy time. Because ρ_j ≤ g_j, its work lies at best in the
+/// last p_j seconds before C_j, so C_j ≥ M_j + p_j/2. Hence Σ (C_j − r_j) is at least the optimum of the
+/// linear program min Σ_j (M_j + p_j/2 − r_j) over all rate profiles with 0 ≤ ρ_j ≤ g_j, ρ_j = 0 before
+/// r_j, ∫ ρ_j = w_j and Σ_j ρ_j(t) ≤ M, which S satisfies. For any price π(t) ≥ 0 on GPU time, weak
+/// duality gives D(π) = Σ_j min_ρj [M_j + p_j/2 − r_j + ∫ π ρ_j] − M ∫ π ≤ that optimum: for a feasible
+/// profile the added term ∫ π (Σ ρ_j − M) is ≤ 0. Without the shared capacity each job's minimum is
+/// exact and cheap: it runs at g_j during the p_j seconds of least cost t/w_j + π(t) after r_j. With π
+/// constant on buckets the cost rises within a bucket, so the job takes a prefix of each bucket, and
+/// one threshold on the cost fixes all prefixes. Every π gives a valid bound; a subgradient ascent
+/// (raise the price where the relaxed jobs want more than M GPUs) makes it tight. Unlike (2) and (3),
+/// this counts the delay that an overload forces at every instant, not at one.</para>
 /// </remarks>
 public static class JctBounds
 {
@@ -170,6 +184,48 @@ public static class JctBounds
         return MeanDuration(jobs) + (extra / n);
     }
 
+    /// <summary>
+    /// (4) of the remarks: the best Lagrangian bound D(π) found in <paramref name="iterations"/> steps of
+    /// subgradient ascent on prices constant over <paramref name="buckets"/> buckets that cover the
+    /// arrivals plus the time to run all work on <paramref name="gpus"/> GPUs (prices are zero after
+    /// them). Every step's D(π) is a valid bound, so the result is valid whatever the number of steps; more
+    /// steps or buckets only tighten it. Deterministic: the jobs are summed in fixed chunks and in order.
+    /// O(iterations × n × buckets touched), seconds to a minute on a trace of 100,000 jobs.
+    /// </summary>
+    public static double BusyTime(IReadOnlyList<JobOutcome> jobs, double gpus, int iterations = 150, int buckets = 800, IProgress<double>? progress = null)
+    {
+        ArgumentOutOfRangeException.ThrowIfNegativeOrZero(gpus);
+        ArgumentOutOfRangeException.ThrowIfNegativeOrZero(buckets);
+        ArgumentOutOfRangeException.ThrowIfNegative(iterations);
+        var n = jobs.Count;
+        if (n == 0)
+        {
+            return 0;
+        }
+
+        var start = jobs.Min(j => j.Submit);
+        var horizon = (jobs.Max(j => j.Submit) - start) + (jobs.Sum(j => j.Gpus * j.Duration) / gpus);
+        var prices = new BusyTimePrices(start, Math.Max(horizon / buckets, 1e-9), buckets);
+        var best = MeanDuration(jobs);
+        for (var k = 0; k < iterations; k++)
+        {
+            var (bound, use) = prices.Dual(jobs, gpus);
+            best = Math.Max(best, bound);
+
+            // Raise the price where the relaxed jobs want more than the cluster, lower it where they want less.
+            var capacity = gpus * prices.Width;
+            var step = 0.5 / Math.Sqrt(k + 1);
+            for (var b = 0; b < buckets; b++)
+            {
+                prices.Price[b] = Math.Max(0, prices.Price[b] + (step * (use[b] - capacity) / capacity));
+            }
+
+            progress?.Report((k + 1) / (double)iterations);
+        }
+
+        return iterations == 0 ? best : Math.Max(best, prices.Dual(jobs, gpus).Bound);
+    }
+
     private static int[] ByArrival(IReadOnlyList<JobOutcome> jobs)
     {
         var order = new int[jobs.Count];
@@ -228,5 +284,160 @@ public static class JctBounds
         }
 
         return done;
+    }
+
+    /// <summary>Prices per GPU-second, constant on buckets of <see cref="Width"/> seconds from
+    /// <see cref="Start"/>, zero outside them; and D(π) of (4) for them.</summary>
+    private sealed class BusyTimePrices(double start, double width, int buckets)
+    {
+        private const int Chunks = 64;
+
+        public double Start { get; } = start;
+
+        public double Width { get; } = width;
+
+        public double[] Price { get; } = new double[buckets];
+
+        /// <summary>D(π) / n and the GPU-seconds the relaxed jobs take in each bucket.</summary>
+        public (double Bound, double[] Use) Dual(IReadOnlyList<JobOutcome> jobs, double gpus)
+        {
+            var n = jobs.Count;
+            var priced = new int[Price.Length + 1];
+            for (var b = 0; b < Price.Length; b++)
+            {
+                priced[b + 1] = priced[b] + (Price[b] > 0 ? 1 : 0);
+            }
+
+            var totals = new double[Chunks];
+            var uses = new double[Chunks][];
+            Parallel.For(0, Chunks, c =>
+            {
+                var use = new double[Price.Length];
+                var scratch = new List<(double From, double Length, double Key, int Bucket)>();
+                var events = new List<(double At, int Slope)>();
+                var total = 0.0;
+                for (var i = c * n / Chunks; i < (c + 1) * n / Chunks; i++)
+                {
+                    total += Job(jobs[i], priced, use, scratch, events);
+                }
+
+                totals[c] = total;
+                uses[c] = use;
+            });
+
+            var sum = 0.0;
+            var useAll = new double[Price.Length];
+            for (var c = 0; c < Chunks; c++)
+            {
+                sum += totals[c];
+                for (var b = 0; b < useAll.Length; b++)
+                {
+                    useAll[b] += uses[c][b];
+                }
+            }
+
+            return ((sum - (gpus * Width * Price.Sum())) / n, useAll);
+        }
+
+        private int BucketOf(double t) => (int)Math.Floor((t - Start) / Width);
+
+        /// <summary>min over ρ_j of M_j + p_j/2 − r_j + ∫ π ρ_j; adds the chosen GPU-seconds to <paramref name="use"/>.</summary>
+        private double Job(in JobOutcome job, int[] priced, double[] use, List<(double From, double Length, double Key, int Bucket)> scratch, List<(double At, int Slope)> events)
+        {
+            double r = job.Submit, p = job.Duration, g = job.Gpus;
+            if (p <= 0 || g <= 0)
+            {
+                return 0;
+            }
+
+            var first = Math.Clamp(BucketOf(r), 0, Price.Length);
+            var last = Math.Clamp(BucketOf(r + p) + 1, 0, Price.Length);
+            if (priced[last] - priced[first] == 0)
+            {
+                // No price while it would run at once: [r, r + p] is the cheapest set (cost t/w rises).
+                Spread(r, r + p, g, use);
+                return p;
+            }
+
+            // The buckets from r until p seconds of unpriced time are passed: beyond them every cost
+            // exceeds the threshold those unpriced seconds already meet.
+            var w = g * p;
+            scratch.Clear();
+            var free = 0.0;
+            for (var b = BucketOf(r); ; b++)
+            {
+                var from = Math.Max(r, Start + (b * Width));
+                var inside = b < Price.Length;
+                var length = inside ? Start + ((b + 1) * Width) - from : double.PositiveInfinity;
+                var price = inside ? Price[b] : 0;
+                if (length > 0)
+                {
+                    scratch.Add((from, length, (price * w) + from, inside ? b : -1));
+                }
+
+                if (price == 0 && (free += length) >= p)
+                {
+                    break;
+                }
+            }
+
+            // The threshold U (cost × w) at which Σ clamp(U − key, 0, length) = p.
+            events.Clear();
+            foreach (var x in scratch)
+            {
+                events.Add((x.Key, 1));
+                if (!double.IsPositiveInfinity(x.Length))
+                {
+                    events.Add((x.Key + x.Length, -1));
+                }
+            }
+
+            events.Sort((a, b) => a.At.CompareTo(b.At));
+            double measure = 0, at = events[0].At;
+            var slope = 0;
+            foreach (var e in events)
+            {
+                if (slope > 0 && measure + (slope * (e.At - at)) >= p)
+                {
+                    break;
+                }
+
+                measure += slope * (e.At - at);
+                at = e.At;
+                slope += e.Slope;
+            }
+
+            var threshold = at + ((p - measure) / slope);
+            double busy = 0, paid = 0;
+            foreach (var x in scratch)
+            {
+                var length = Math.Clamp(threshold - x.Key, 0, x.Length);
+                if (length <= 0)
+                {
+                    continue;
+                }
+
+                busy += length * (x.From + (length / 2));
+                if (x.Bucket >= 0)
+                {
+                    paid += Price[x.Bucket] * length;
+                    use[x.Bucket] += g * length;
+                }
+            }
+
+            return (busy / p) + (p / 2) - r + (g * paid);
+        }
+
+        private void Spread(double from, double to, double gpus, double[] use)
+        {
+            for (var b = Math.Max(0, BucketOf(from)); b < Price.Length && Start + (b * Width) < to; b++)
+            {
+                var overlap = Math.Min(to, Start + ((b + 1) * Width)) - Math.Max(from, Start + (b * Width));
+                if (overlap > 0)
+                {
+                    use[b] += gpus * overlap;
+                }
+            }
+        }
     }
 }

@@ -50,6 +50,10 @@ public sealed record ReplaySummary
     /// <summary>Mean JCT no schedule can beat on this cluster (<see cref="JctBounds.Capacity"/>).</summary>
     public required double JctCapacityBoundSeconds { get; init; }
 
+    /// <summary>The tighter mean busy time bound (<see cref="JctBounds.BusyTime"/>), when it was asked for
+    /// (<c>--tight-bound</c>: a minute on the full Philly trace).</summary>
+    public double? JctBusyTimeBoundSeconds { get; init; }
+
     public required IReadOnlyList<TenantQueueing> PerTenant { get; init; }
 
     public required int Preemptions { get; init; }
@@ -74,6 +78,7 @@ public sealed record ReplaySummary
         ["gpu_util_pct"] = Round(GpuUtilPercent, 2),
         ["jct_lower_bound_s"] = Round(JctLowerBoundSeconds),
         ["jct_capacity_bound_s"] = Round(JctCapacityBoundSeconds),
+        ["jct_busy_time_bound_s"] = JctBusyTimeBoundSeconds is { } busy ? Round(busy) : null,
         ["per_tenant"] = PerTenant.ToDictionary(t => t.Tenant, t => (object?)new Dictionary<string, object?>
         {
             ["jobs"] = t.Jobs,

@@ -84,4 +84,112 @@ public sealed class JctBoundsTests
 
         Assert.Equal(JctBounds.MeanDuration(jobs), JctBounds.Backlog(jobs, 8), 9);
     }
+
+    [Fact]
+    public void BusyTime_TwoUnitJobsOnOneGpu_ReachesTheOptimum()
+    {
+        // One runs 0–1, the other 1–2: mean JCT 1.5, and no schedule does better.
+        JobOutcome[] jobs = [Job(0, 1, 1), Job(0, 1, 1)];
+
+        var bound = JctBounds.BusyTime(jobs, 1);
+
+        Assert.InRange(bound, 1.45, 1.5 + 1e-9);
+    }
+
+    [Fact]
+    public void BusyTime_NarrowJobsQueueAtEveryInstant_TighterThanTheCapacityBound()
+    {
+        // 64 jobs of 1 GPU × 100 s at once on 8 GPUs: eight waves, mean JCT (100 + … + 800) / 8 = 450 at
+        // best. The fast single machine lets each job finish in 12.5 s of the whole cluster, so (1+2) is
+        // far below; the rate cap of (4) sees the waves (434.6 after the default 150 steps).
+        JobOutcome[] jobs = [.. Enumerable.Range(0, 64).Select(_ => Job(0, 1, 100))];
+
+        var capacity = JctBounds.Capacity(jobs, 8);
+        var busy = JctBounds.BusyTime(jobs, 8);
+
+        Assert.True(capacity < 420, $"capacity bound {capacity}");
+        Assert.InRange(busy, 430, 450 + 1e-9);
+    }
+
+    [Fact]
+    public void BusyTime_NeverAboveAScheduleThatRespectsCapacity()
+    {
+        // Property over seeded random traces: the bound stays between the mean duration and the mean JCT
+        // of a real (greedy first-come list) schedule, whatever the overload.
+        var random = new Random(7);
+        for (var trial = 0; trial < 40; trial++)
+        {
+            var gpus = new[] { 4, 8, 16 }[trial % 3];
+            var jobs = Enumerable.Range(0, random.Next(5, 40))
+                .Select(_ => Job(random.Next(0, 500), 1 + random.Next(Math.Min(gpus, 8)), 1 + random.Next(300)))
+                .OrderBy(j => j.Submit).ToArray();
+
+            var bound = JctBounds.BusyTime(jobs, gpus, iterations: 60, buckets: 50);
+
+            Assert.InRange(bound, JctBounds.MeanDuration(jobs) - 1e-9, ListSchedule(jobs, gpus) + 1e-9);
+
+            // Weak duality, checked closer: a fluid schedule (any rates up to g_j, smallest work first) is
+            // feasible for the linear program, so its mean of M_j + p_j/2 − r_j is at least the bound.
+            Assert.True(bound <= FluidBusyTime(jobs, gpus) + 1e-6, $"trial {trial}: {bound} above a feasible fluid schedule's {FluidBusyTime(jobs, gpus)}");
+        }
+    }
+
+    // Mean of M_j + p_j/2 − r_j for the fluid schedule that gives the GPUs to the jobs of least work first,
+    // each at most its g_j, event by event (arrivals and completions).
+    private static double FluidBusyTime(JobOutcome[] jobs, int gpus)
+    {
+        var left = jobs.Select(j => j.Gpus * j.Duration).ToArray();
+        var busy = new double[jobs.Length];
+        var order = Enumerable.Range(0, jobs.Length).OrderBy(i => left[i]).ThenBy(i => i).ToArray();
+        var clock = jobs.Min(j => j.Submit);
+        while (left.Any(w => w > 1e-9))
+        {
+            var rates = new double[jobs.Length];
+            var free = (double)gpus;
+            var step = jobs.Where(j => j.Submit > clock).Select(j => j.Submit - clock).DefaultIfEmpty(double.PositiveInfinity).Min();
+            foreach (var i in order.Where(i => jobs[i].Submit <= clock && left[i] > 1e-9))
+            {
+                rates[i] = Math.Min(jobs[i].Gpus, free);
+                free -= rates[i];
+                if (rates[i] > 0)
+                {
+                    step = Math.Min(step, left[i] / rates[i]);
+                }
+            }
+
+            for (var i = 0; i < jobs.Length; i++)
+            {
+                busy[i] += rates[i] * step * (clock + (step / 2));
+                left[i] -= rates[i] * step;
+            }
+
+            clock += step;
+        }
+
+        return jobs.Select((j, i) => (busy[i] / (j.Gpus * j.Duration)) + (j.Duration / 2) - j.Submit).Average();
+    }
+
+    // Non-preemptive first-come list scheduling on a pool of GPUs (nodes ignored): a job starts at the first
+    // instant at or after its arrival and the previous job's start when enough GPUs are free.
+    private static double ListSchedule(JobOutcome[] jobs, int gpus)
+    {
+        var running = new List<(double End, double Gpus)>();
+        var total = 0.0;
+        var clock = 0.0;
+        foreach (var job in jobs)
+        {
+            clock = Math.Max(clock, job.Submit);
+            running.RemoveAll(r => r.End <= clock);
+            while (gpus - running.Sum(r => r.Gpus) < job.Gpus)
+            {
+                clock = running.Min(r => r.End);
+                running.RemoveAll(r => r.End <= clock);
+            }
+
+            running.Add((clock + job.Duration, job.Gpus));
+            total += clock + job.Duration - job.Submit;
+        }
+
+        return total / jobs.Length;
+    }
 }
