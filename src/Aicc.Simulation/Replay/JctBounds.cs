@@ -347,7 +347,8 @@ public static class JctBounds
             double r = job.Submit, p = job.Duration, g = job.Gpus;
             if (p <= 0 || g <= 0)
             {
-                return 0;
+                // Takes no GPU time: its JCT is at least its duration, and it uses no capacity.
+                return Math.Max(p, 0);
             }
 
             var first = Math.Clamp(BucketOf(r), 0, Price.Length);
