@@ -27,9 +27,11 @@ public sealed record PackingResult(string Workload, string Policy, IReadOnlyList
     public JsonObject ToJson()
     {
         var bySeed = new JsonObject();
+        var fragBySeed = new JsonObject();
         foreach (var seed in Seeds)
         {
             bySeed[seed.Seed.ToString(CultureInfo.InvariantCulture)] = Figures(AllocLoads, l => seed.AllocPct[l]);
+            fragBySeed[seed.Seed.ToString(CultureInfo.InvariantCulture)] = Figures(FragLoads, l => seed.FragRatioPct[l]);
         }
 
         return new JsonObject
@@ -41,6 +43,7 @@ public sealed record PackingResult(string Workload, string Policy, IReadOnlyList
             ["alloc_pct"] = Figures(AllocLoads, AllocPct),
             ["alloc_pct_by_seed"] = bySeed,
             ["frag_ratio_pct"] = Figures(FragLoads, FragRatioPct),
+            ["frag_ratio_pct_by_seed"] = fragBySeed,
             ["unallocated_gpus_at_130"] = UnallocatedGpusAt130,
             ["idle_at_end"] = IdleJson(),
             ["wall_s"] = Math.Round(WallSeconds, 2),

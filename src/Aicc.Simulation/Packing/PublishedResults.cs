@@ -11,6 +11,7 @@ public sealed class PublishedResults
 {
     private readonly Dictionary<(string Workload, string Policy), Dictionary<string, double>> _rows = [];
     private readonly Dictionary<(string Workload, string Policy), double[]> _curves = [];
+    private readonly Dictionary<(string Workload, string Policy, string Metric), List<double>> _seeds = [];
 
     public static string OurName(string published) =>
         (published.Contains('-', StringComparison.Ordinal) ? published[(published.IndexOf('-', StringComparison.Ordinal) + 1)..] : published).ToLowerInvariant();
@@ -22,6 +23,13 @@ public sealed class PublishedResults
     }
 
     public double[]? Curve(string workload, string policy) => _curves.GetValueOrDefault((workload, policy));
+
+    /// <summary>
+    /// The published per-seed values of <paramref name="metric"/> (<c>alloc@100</c>, <c>alloc@130</c> from
+    /// <c>analysis_allo_discrete.csv</c>, <c>frag@90</c> from <c>analysis_frag_ratio_discrete.csv</c>),
+    /// or null when those files are not beside the summary.
+    /// </summary>
+    public IReadOnlyList<double>? Seeds(string workload, string policy, string metric) => _seeds.GetValueOrDefault((workload, policy, metric));
 
     /// <summary>The pod lists that have a published row for <paramref name="policy"/>.</summary>
     public IReadOnlySet<string> Workloads(string policy) =>
@@ -88,10 +96,17 @@ public sealed class PublishedResults
             result._rows[(fields[workloadColumn], OurName(fields[policyColumn]))] = row;
         }
 
-        var curves = Path.Combine(Path.GetDirectoryName(Path.GetFullPath(path))!, "analysis_allo_discrete.csv");
+        var dir = Path.GetDirectoryName(Path.GetFullPath(path))!;
+        var curves = Path.Combine(dir, "analysis_allo_discrete.csv");
         if (File.Exists(curves))
         {
             result.ReadCurves(curves);
+        }
+
+        var frag = Path.Combine(dir, "analysis_frag_ratio_discrete.csv");
+        if (File.Exists(frag))
+        {
+            result.ReadSeeds(frag, "frag", 90);
         }
 
         return result;
@@ -107,6 +122,7 @@ public sealed class PublishedResults
             return;
         }
 
+        ReadSeeds(path, "alloc", 100, 130);
         var sums = new Dictionary<(string, string), (double[] Sum, int[] Count)>();
         foreach (var line in lines.Skip(1))
         {
@@ -136,6 +152,41 @@ public sealed class PublishedResults
         foreach (var (key, acc) in sums)
         {
             _curves[key] = [.. acc.Sum.Select((s, k) => acc.Count[k] == 0 ? double.NaN : s / acc.Count[k])];
+        }
+    }
+
+    /// <summary>One row per seed, a column per arrived load ("0".."130"): keeps the values at <paramref name="loads"/>.</summary>
+    private void ReadSeeds(string path, string metric, params int[] loads)
+    {
+        var lines = File.ReadAllLines(path);
+        var header = lines[0].Split(',');
+        var columns = loads.Select(l => Array.IndexOf(header, l.ToString(CultureInfo.InvariantCulture))).ToArray();
+        if (header.Length < 2 || columns.Any(c => c < 0))
+        {
+            return;
+        }
+
+        foreach (var line in lines.Skip(1))
+        {
+            var f = line.Split(',');
+            if (f.Length != header.Length)
+            {
+                continue;
+            }
+
+            for (var i = 0; i < loads.Length; i++)
+            {
+                if (double.TryParse(f[columns[i]], NumberStyles.Float, CultureInfo.InvariantCulture, out var v))
+                {
+                    var key = (f[0], OurName(f[1]), $"{metric}@{loads[i]}");
+                    if (!_seeds.TryGetValue(key, out var list))
+                    {
+                        _seeds[key] = list = [];
+                    }
+
+                    list.Add(v);
+                }
+            }
         }
     }
 }
