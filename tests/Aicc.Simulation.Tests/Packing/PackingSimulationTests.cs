@@ -137,11 +137,12 @@ public class PackingSimulationTests
         var json = result.ToJson();
 
         Assert.Equal(
-            ["workload", "policy", "seeds", "gpus", "alloc_pct", "alloc_pct_by_seed", "frag_ratio_pct", "unallocated_gpus_at_130", "idle_at_end", "wall_s"],
+            ["workload", "policy", "seeds", "gpus", "alloc_pct", "alloc_pct_by_seed", "frag_ratio_pct", "frag_ratio_pct_by_seed", "unallocated_gpus_at_130", "idle_at_end", "wall_s"],
             json.Select(kv => kv.Key));
         Assert.Equal(["80", "90", "95", "100", "110", "120", "130"], json["alloc_pct"]!.AsObject().Select(kv => kv.Key));
         Assert.Equal(["50", "90"], json["frag_ratio_pct"]!.AsObject().Select(kv => kv.Key));
         Assert.Equal(["1", "2"], json["alloc_pct_by_seed"]!.AsObject().Select(kv => kv.Key));
+        Assert.Equal(["50", "90"], json["frag_ratio_pct_by_seed"]!["2"]!.AsObject().Select(kv => kv.Key));
         var idle = json["idle_at_end"]!.AsObject();
         Assert.Equal(
             ["gpus", "whole_devices", "usable", "usable_by_small_pods_only", "small_pods_pct", "cpu_or_memory_stranded", "below_every_request", "failed_pods", "cpu_used_pct", "memory_used_pct"],
