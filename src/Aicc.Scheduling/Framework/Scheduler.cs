@@ -55,6 +55,7 @@ public sealed partial class Scheduler
     private readonly List<WorkloadState?> _byHandle = [];
     private readonly Dictionary<string, WorkloadState> _workloads = new(StringComparer.Ordinal);
     private readonly SortedSet<WorkloadState>[] _pending;
+    private readonly PendingOrder[] _order;
     private readonly SortedSet<WorkloadState>[] _admitted;
     private readonly double[][] _fairUsage;
     private readonly SchedulerSetup _setup;
@@ -92,11 +93,13 @@ public sealed partial class Scheduler
         _queueSort = PluginRegistry.CreateQueueSort(Policy);
         var queueSlots = setup.Queues.Count + setup.Cohorts.Count;
         _pending = new SortedSet<WorkloadState>[queueSlots];
+        _order = new PendingOrder[queueSlots];
         _admitted = new SortedSet<WorkloadState>[queueSlots];
         _fairUsage = new double[queueSlots][];
         for (var i = 0; i < queueSlots; i++)
         {
             _pending[i] = new SortedSet<WorkloadState>(QueueOrder.Instance);
+            _order[i] = new PendingOrder();
             _admitted[i] = new SortedSet<WorkloadState>(QueueOrder.Instance);
             _fairUsage[i] = new double[ResourceNames.Count];
         }
@@ -341,7 +344,13 @@ public sealed partial class Scheduler
 
     private void LeavePending(WorkloadState state)
     {
-        if (_pending[state.QueueIndex].Remove(state) && !NeedsDevices(state))
+        if (!_pending[state.QueueIndex].Remove(state))
+        {
+            return;
+        }
+
+        _order[state.QueueIndex].Remove(state);
+        if (!NeedsDevices(state))
         {
             _pendingWithoutDevices--;
         }
@@ -354,6 +363,7 @@ public sealed partial class Scheduler
     {
         state.SortKey = _queueSort.Key(state, now);
         _pending[state.QueueIndex].Add(state);
+        _order[state.QueueIndex].Add(state);
         if (!NeedsDevices(state))
         {
             _pendingWithoutDevices++;

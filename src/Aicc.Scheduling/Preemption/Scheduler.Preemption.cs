@@ -354,24 +354,34 @@ public sealed partial class Scheduler
         return FitsNominal(q, ResourceNames.ScuIndex, scu);
     }
 
+    /// <summary>Whether the queue holds all its nominal quota of every accelerator model, so that
+    /// <see cref="WithinNominal"/> fails for every workload that needs devices. O(models).</summary>
+    private bool NoNominalRoom(int queue)
+    {
+        if (Catalog.Count == 0)
+        {
+            return false;
+        }
+
+        for (var m = 0; m < Catalog.Count; m++)
+        {
+            var r = ResourceNames.AcceleratorIndex(m);
+            if (!Quotas.IsConstrained(queue, r) || Quotas.UsageAt(queue, r) < Quotas.SubtreeAt(queue, r))
+            {
+                return false;
+            }
+        }
+
+        return true;
+    }
+
     private bool FitsNominal(int queue, int resource, long demand) =>
         demand == 0 || !Quotas.IsConstrained(queue, resource) || Quotas.UsageAt(queue, resource) + demand <= Quotas.SubtreeAt(queue, resource);
 
     private static bool Allows(PreemptionScope scope, bool lowerPriority) =>
         scope == PreemptionScope.Any || (scope == PreemptionScope.LowerPriority && lowerPriority);
 
-    private bool IsBorrowingAny(int queue)
-    {
-        for (var r = 0; r < ResourceNames.Count; r++)
-        {
-            if (Quotas.IsConstrained(queue, r) && Quotas.IsBorrowing(queue, r))
-            {
-                return true;
-            }
-        }
-
-        return false;
-    }
+    private bool IsBorrowingAny(int queue) => Quotas.IsBorrowingAny(queue);
 
     /// <summary>Releases a workload's devices and quota for a what-if, returning what to restore.</summary>
     private List<(int, int, PodAllocation)> Suspend(WorkloadState workload)
