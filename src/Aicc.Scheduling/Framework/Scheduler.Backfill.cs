@@ -15,6 +15,21 @@ public sealed partial class Scheduler
 {
     private Reservation? _reservation;
 
+    // RespectsReservation's answers for the current reservation and state: (candidate's placement, fits).
+    private readonly List<(PodAllocation[] Placement, bool Fits)> _reservationChecks = [];
+    private Reservation? _checkedReservation;
+    private long _checkedAtCommit = -1;
+
+    /// <summary>Off only in tests, which compare decisions with and without the memo.</summary>
+    internal bool MemoiseReservationChecks { get; set; } = true;
+
+    /// <summary>How often the memo answered (for tests).</summary>
+    internal long ReservationCheckHits { get; private set; }
+
+    /// <summary>Admissions and evictions committed so far: the state a memo was made on is unchanged
+    /// while this is.</summary>
+    private long _commits;
+
     private sealed class Reservation(WorkloadState head, DateTimeOffset shadow, List<WorkloadState> endingBefore)
     {
         public WorkloadState Head { get; } = head;
@@ -96,6 +111,49 @@ public sealed partial class Scheduler
             return true;
         }
 
+        // Memo: the answer depends only on the state (unchanged while nothing is admitted or evicted), the
+        // reservation, and where the candidate sits. A FIFO queue offers many candidates of one shape in a
+        // row, each placed alike: the full Philly EASY replay spent most of its time repeating this what-if.
+        var memo = MemoiseReservationChecks && !Placer.UsesRandomness;
+        if (memo && (!ReferenceEquals(_checkedReservation, r) || _checkedAtCommit != _commits))
+        {
+            _reservationChecks.Clear();
+            _checkedReservation = r;
+            _checkedAtCommit = _commits;
+        }
+
+        bool? known = null;
+        if (memo)
+        {
+            foreach (var (placement, answer) in _reservationChecks)
+            {
+                if (SamePlacement(placement, candidate.Allocations))
+                {
+                    ReservationCheckHits++;
+                    known = answer;
+                    break;
+                }
+            }
+        }
+
+        var fits = known ?? HeadFitsAtShadow(r);
+        if (memo && known is null)
+        {
+            _reservationChecks.Add(([.. candidate.Allocations.Select(a => a.Allocation)], fits));
+        }
+
+        if (!fits)
+        {
+            reason = $"waiting: starting now would delay {r.Head.Spec.Id}, which holds the backfill reservation for {r.Shadow:O}";
+        }
+
+        return fits;
+    }
+
+    /// <summary>Would the head fit once every workload expected to end by the shadow time has? A what-if
+    /// that leaves the state as it found it.</summary>
+    private bool HeadFitsAtShadow(Reservation r)
+    {
         var saved = new List<(WorkloadState, List<(int, int, PodAllocation)>)>();
         foreach (var w in r.EndingBefore)
         {
@@ -111,12 +169,27 @@ public sealed partial class Scheduler
             Resume(saved[i].Item1, saved[i].Item2);
         }
 
-        if (!fits)
+        return fits;
+    }
+
+    private static bool SamePlacement(PodAllocation[] placement, List<(int PodSet, int Index, PodAllocation Allocation)> allocations)
+    {
+        if (placement.Length != allocations.Count)
         {
-            reason = $"waiting: starting now would delay {r.Head.Spec.Id}, which holds the backfill reservation for {r.Shadow:O}";
+            return false;
         }
 
-        return fits;
+        for (var i = 0; i < placement.Length; i++)
+        {
+            var (a, b) = (placement[i], allocations[i].Allocation);
+            if (a.Node != b.Node || a.MilliPerDevice != b.MilliPerDevice || a.CpuMilli != b.CpuMilli || a.MemoryMiB != b.MemoryMiB ||
+                a.DeviceMemoryMiB != b.DeviceMemoryMiB || !a.Devices.AsSpan().SequenceEqual(b.Devices))
+            {
+                return false;
+            }
+        }
+
+        return true;
     }
 
     /// <summary>A backfilled workload that ends before the shadow time frees its room for the head too.</summary>

@@ -303,6 +303,7 @@ public sealed partial class Scheduler
 
         if (placed)
         {
+            _commits++;
             Charge(workload);
             AddOptionalPods(workload, masks);
             LeavePending(workload);

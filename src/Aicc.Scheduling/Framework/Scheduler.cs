@@ -302,6 +302,7 @@ public sealed partial class Scheduler
         // workload for what it still holds, nothing, so HeldDevices is 0 afterwards: take the count first.
         // Counted after the release, an evicted workload lost the run's service: under LAS it came back at
         // level 0, passed the jobs it had been evicted for and was evicted again (see docs/replay.md).
+        _commits++;
         var held = heldBeforeRelease ?? state.HeldDevices;
         if (heldBeforeRelease is null)
         {
