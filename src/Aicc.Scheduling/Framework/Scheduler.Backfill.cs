@@ -17,6 +17,7 @@ public sealed partial class Scheduler
 
     // RespectsReservation's answers for the current reservation and state: (candidate's placement, fits).
     private readonly List<(PodAllocation[] Placement, bool Fits)> _reservationChecks = [];
+    private readonly Dictionary<(PodShape Shape, int Pods), string> _refusedShapes = [];
     private Reservation? _checkedReservation;
     private long _checkedAtCommit = -1;
 
@@ -96,6 +97,47 @@ public sealed partial class Scheduler
         return found;
     }
 
+    /// <summary>Has a workload of the same single pod shape and gang size been placed and refused by the
+    /// reservation since the last admission or eviction? Then this one would be placed alike (placement is
+    /// a function of the state and the request when nothing random is read) and refused alike, unless it
+    /// ends before the shadow time by its own estimate. Skips the placement: 10.7 million of them in the
+    /// full Philly EASY replay.</summary>
+    private bool ReservationKnownToBlock(WorkloadState workload, int[] counts, ulong[] masks, DateTimeOffset now, FailedShapes? failedShapes, out string reason)
+    {
+        reason = "";
+        if (_reservation is not { } r || ReferenceEquals(r.Head, workload) || workload.Spec.PodSets.Count != 1 ||
+            !ReferenceEquals(_checkedReservation, r) || _checkedAtCommit != _commits || _refusedShapes.Count == 0 ||
+            EndsBeforeShadow(workload, now, r))
+        {
+            return false;
+        }
+
+        var shape = new PodRequest(workload.Spec.PodSets[0], masks[0]).Shape;
+        if (!_refusedShapes.TryGetValue((shape, RequiredPods(workload, counts)), out var refused) || (failedShapes?.Blocks(shape) ?? false))
+        {
+            return false;
+        }
+
+        ReservationCheckHits++;
+        reason = refused;
+        return true;
+    }
+
+    /// <summary>Remembers a refusal by <see cref="RespectsReservation"/> for <see cref="ReservationKnownToBlock"/>;
+    /// valid while the memo of placements is (same reservation, no commit since).</summary>
+    private void NoteReservationBlocked(WorkloadState workload, int[] counts, ulong[] masks, string reason)
+    {
+        if (workload.Spec.PodSets.Count == 1 && ReferenceEquals(_checkedReservation, _reservation) && _checkedAtCommit == _commits)
+        {
+            _refusedShapes[(new PodRequest(workload.Spec.PodSets[0], masks[0]).Shape, RequiredPods(workload, counts))] = reason;
+        }
+    }
+
+    private static int RequiredPods(WorkloadState workload, int[] counts) => Math.Min(counts[0], workload.Spec.PodSets[0].RequiredCount);
+
+    private static bool EndsBeforeShadow(WorkloadState candidate, DateTimeOffset now, Reservation r) =>
+        candidate.Spec.EstimatedDurationSeconds is { } d && double.IsFinite(d) && now + TimeSpan.FromSeconds(Math.Max(0, d)) <= r.Shadow;
+
     /// <summary>May <paramref name="candidate"/>, placed but not yet committed, start without delaying the
     /// reservation? Leaves the state as it found it.</summary>
     private bool RespectsReservation(WorkloadState candidate, DateTimeOffset now, out string reason)
@@ -106,7 +148,7 @@ public sealed partial class Scheduler
             return true;
         }
 
-        if (candidate.Spec.EstimatedDurationSeconds is { } d && double.IsFinite(d) && now + TimeSpan.FromSeconds(Math.Max(0, d)) <= r.Shadow)
+        if (EndsBeforeShadow(candidate, now, r))
         {
             return true;
         }
@@ -118,6 +160,7 @@ public sealed partial class Scheduler
         if (memo && (!ReferenceEquals(_checkedReservation, r) || _checkedAtCommit != _commits))
         {
             _reservationChecks.Clear();
+            _refusedShapes.Clear();
             _checkedReservation = r;
             _checkedAtCommit = _commits;
         }

@@ -293,9 +293,16 @@ public sealed partial class Scheduler
 
         // 3–4. Filter, score and reserve all required pods; then optional pods while capacity and quota allow.
         t = Stopwatch.GetTimestamp();
+        if (ReservationKnownToBlock(workload, counts, masks, now, failedShapes, out reason))
+        {
+            result.PlaceTime += Since(t);
+            return Attempt.ReservationBlocked;
+        }
+
         var placed = Reserve(workload, counts, masks, failedShapes, out reason);
         if (placed && _reservation is not null && !RespectsReservation(workload, now, out reason))
         {
+            NoteReservationBlocked(workload, counts, masks, reason);
             Rollback(workload);
             result.PlaceTime += Since(t);
             return Attempt.ReservationBlocked;
