@@ -124,11 +124,11 @@ public sealed partial class Scheduler
                 Cluster.AllocatedMilli >= Cluster.TotalDevices * 1000L && (IsBorrowingAny(queue) || !WithinNominal(workload)))
             {
                 // When every waiter of the queue would be passed over like this one (all want devices, and
-                // the queue borrows or holds all its nominal quota of every model), the queue is parked:
+                // the queue borrows or none of them fits what is left of its nominal quota), the queue is parked:
                 // passed over whole, not one heap step per waiter (6.4 million for the first 10,000 Philly
                 // jobs), until an admission or eviction unparks it above. Fair share changes a queue's
                 // key as admissions count, so only queue-sort order allows this.
-                if (!fair && _pendingWithoutDevices == 0 && fromFresh[queue] is null && (IsBorrowingAny(queue) || NoNominalRoom(queue)))
+                if (!fair && _pendingWithoutDevices == 0 && fromFresh[queue] is null && (IsBorrowingAny(queue) || NominalRefusesEveryWaiter(queue)))
                 {
                     parked.Add(queue);
                     parkedAt = result.Admitted.Count + result.Evicted.Count;
@@ -136,6 +136,19 @@ public sealed partial class Scheduler
                 }
 
                 Advance(queue);
+                continue;
+            }
+
+            // With room left in the cluster, a queue that cannot reclaim (it borrows, or none of its waiters
+            // fits what is left of its nominal quota) and whose smallest waiter asks for more of each model than the queue
+            // may still take fails admission by quota and then preemption for every waiter, this one
+            // included: it is parked the same way (20 million quota refusals in the full Philly replay).
+            if (_setup.SkipUnchangedWaiting && reclaimOnly && !fair && _pendingWithoutDevices == 0 && fromFresh[queue] is null &&
+                Quotas.QueueAt(queue).Strategy == QueueingStrategy.BestEffortFifo && QuotaRefusesEveryWaiter(queue) &&
+                (IsBorrowingAny(queue) || NominalRefusesEveryWaiter(queue)))
+            {
+                parked.Add(queue);
+                parkedAt = result.Admitted.Count + result.Evicted.Count;
                 continue;
             }
 
@@ -438,6 +451,27 @@ public sealed partial class Scheduler
 
             masks[drop] &= ~(1UL << top[drop]);
         }
+    }
+
+    /// <summary>Whether every model's quota left to the queue is below the least device demand of any of its
+    /// waiters (<see cref="DeviceDemand"/>), so that <see cref="QuotaFit"/> refuses each of them. O(models × depth).</summary>
+    private bool QuotaRefusesEveryWaiter(int queue)
+    {
+        if (Catalog.Count == 0 || _demands[queue].Count == 0)
+        {
+            return false;
+        }
+
+        var least = _demands[queue].Min;
+        for (var m = 0; m < Catalog.Count; m++)
+        {
+            if (Quotas.Available(queue, ResourceNames.AcceleratorIndex(m)) >= least)
+            {
+                return false;
+            }
+        }
+
+        return true;
     }
 
     /// <summary>Null when the queue can take <paramref name="demand"/> more of a resource, else the reason.</summary>

@@ -354,19 +354,21 @@ public sealed partial class Scheduler
         return FitsNominal(q, ResourceNames.ScuIndex, scu);
     }
 
-    /// <summary>Whether the queue holds all its nominal quota of every accelerator model, so that
-    /// <see cref="WithinNominal"/> fails for every workload that needs devices. O(models).</summary>
-    private bool NoNominalRoom(int queue)
+    /// <summary>Whether <see cref="WithinNominal"/> fails for every waiting workload of the queue: for every
+    /// accelerator model, the queue's usage plus the least device demand of any of its waiters
+    /// (<see cref="DeviceDemand"/>) exceeds its nominal quota. O(models).</summary>
+    private bool NominalRefusesEveryWaiter(int queue)
     {
-        if (Catalog.Count == 0)
+        if (Catalog.Count == 0 || _demands[queue].Count == 0)
         {
             return false;
         }
 
+        var least = _demands[queue].Min;
         for (var m = 0; m < Catalog.Count; m++)
         {
             var r = ResourceNames.AcceleratorIndex(m);
-            if (!Quotas.IsConstrained(queue, r) || Quotas.UsageAt(queue, r) < Quotas.SubtreeAt(queue, r))
+            if (!Quotas.IsConstrained(queue, r) || Quotas.UsageAt(queue, r) + least <= Quotas.SubtreeAt(queue, r))
             {
                 return false;
             }
