@@ -230,7 +230,14 @@ public sealed partial class Scheduler
         }
 
         Array.Sort(keys, items);
-        return [.. items.AsSpan(0, Math.Min(items.Length, Math.Max(0, _setup.MaxPreemptionCandidates)))];
+        var take = Math.Min(items.Length, Math.Max(0, _setup.MaxPreemptionCandidates));
+        var candidates = new List<(WorkloadState Victim, bool ReclaimOnly)>(take);
+        for (var i = 0; i < take; i++)
+        {
+            candidates.Add(items[i]);
+        }
+
+        return candidates;
     }
 
     /// <summary>Eviction order: reclaim first, lower priority first, then (for a multi-device preemptor) the
