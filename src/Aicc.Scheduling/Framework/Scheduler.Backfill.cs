@@ -101,8 +101,9 @@ public sealed partial class Scheduler
     /// reservation since the last admission or eviction? Then this one would be placed alike (placement is
     /// a function of the state and the request when nothing random is read) and refused alike, unless it
     /// ends before the shadow time by its own estimate. Skips the placement: 10.7 million of them in the
-    /// full Philly EASY replay.</summary>
-    private bool ReservationKnownToBlock(WorkloadState workload, int[] counts, ulong[] masks, DateTimeOffset now, FailedShapes? failedShapes, out string reason)
+    /// full Philly EASY replay. <c>shape</c> is the pod shape on the models admission left, <c>pods</c>
+    /// the pods the gang needs at once.</summary>
+    private bool ReservationKnownToBlock(WorkloadState workload, in PodShape shape, int pods, DateTimeOffset now, FailedShapes? failedShapes, out string reason)
     {
         reason = "";
         if (_reservation is not { } r || ReferenceEquals(r.Head, workload) || workload.Spec.PodSets.Count != 1 ||
@@ -112,8 +113,7 @@ public sealed partial class Scheduler
             return false;
         }
 
-        var shape = new PodRequest(workload.Spec.PodSets[0], masks[0]).Shape;
-        if (!_refusedShapes.TryGetValue((shape, RequiredPods(workload, counts)), out var refused) || (failedShapes?.Blocks(shape) ?? false))
+        if (!_refusedShapes.TryGetValue((shape, pods), out var refused) || (failedShapes?.Blocks(shape) ?? false))
         {
             return false;
         }

@@ -174,6 +174,24 @@ public sealed partial class Scheduler
                 continue;
             }
 
+            // The same for EASY: in a queue without quota limits admission leaves a single pod set its
+            // shape and full count, so a shape the reservation just refused (ReservationKnownToBlock) is
+            // refused here without the admission attempt (10.7 million in the full Philly replay).
+            if (workload.FirstShape is { } refusedShape && _reservation is not null && !Quotas.IsConstrainedAny(queue) &&
+                ReservationKnownToBlock(workload, refusedShape, workload.Spec.PodSets[0].RequiredCount, now, failedShapes, out var refused))
+            {
+                workload.Reason = refused;
+                result.Waiting.Add((workload.Spec.Id, refused));
+                if (Quotas.QueueAt(queue).Strategy == QueueingStrategy.StrictFifo)
+                {
+                    BlockBehind(queue, workload, result);
+                    continue;
+                }
+
+                Advance(queue);
+                continue;
+            }
+
             var outcome = TryAdmit(workload, now, result, failedShapes, out var reason);
             if (outcome != Attempt.Admitted)
             {
@@ -306,7 +324,8 @@ public sealed partial class Scheduler
 
         // 3–4. Filter, score and reserve all required pods; then optional pods while capacity and quota allow.
         t = Stopwatch.GetTimestamp();
-        if (ReservationKnownToBlock(workload, counts, masks, now, failedShapes, out reason))
+        if (_reservation is not null && spec.PodSets.Count == 1 &&
+            ReservationKnownToBlock(workload, new PodRequest(spec.PodSets[0], masks[0]).Shape, RequiredPods(workload, counts), now, failedShapes, out reason))
         {
             result.PlaceTime += Since(t);
             return Attempt.ReservationBlocked;
