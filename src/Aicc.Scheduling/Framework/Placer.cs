@@ -37,7 +37,12 @@ public sealed class Placer
         _randomTies = string.Equals(policy.TieBreak, "Random", StringComparison.OrdinalIgnoreCase);
         _cacheable = _plugins.All(p => p.Cacheable);
         UsesTopology = _plugins.Any(p => p is Plugins.TopologyPacking.TopologyPackingPlugin);
+        UsesRandomness = _randomTies || _plugins.Any(p => p is Plugins.Random.RandomPlugin) || _devices is Plugins.DeviceSelection.RandomDevices;
     }
+
+    /// <summary>Whether a placement reads <see cref="ScoringContext.Random"/>, whose value moves on with every
+    /// pod tried: then skipping a what-if placement would change later ones, and nothing may be memoised.</summary>
+    public bool UsesRandomness { get; }
 
     public ScoringContext Context { get; }
 

@@ -55,6 +55,12 @@ public sealed partial class Scheduler
     private readonly List<WorkloadState?> _byHandle = [];
     private readonly Dictionary<string, WorkloadState> _workloads = new(StringComparer.Ordinal);
     private readonly SortedSet<WorkloadState>[] _pending;
+    private readonly PendingOrder[] _order;
+
+    // Per queue: how many waiting workloads have each smallest device demand (DeviceDemand), and those
+    // demands in order, so that a cycle knows the least any waiter of the queue asks for.
+    private readonly Dictionary<long, int>[] _demandCounts;
+    private readonly SortedSet<long>[] _demands;
     private readonly SortedSet<WorkloadState>[] _admitted;
     private readonly double[][] _fairUsage;
     private readonly SchedulerSetup _setup;
@@ -92,11 +98,17 @@ public sealed partial class Scheduler
         _queueSort = PluginRegistry.CreateQueueSort(Policy);
         var queueSlots = setup.Queues.Count + setup.Cohorts.Count;
         _pending = new SortedSet<WorkloadState>[queueSlots];
+        _order = new PendingOrder[queueSlots];
+        _demandCounts = new Dictionary<long, int>[queueSlots];
+        _demands = new SortedSet<long>[queueSlots];
         _admitted = new SortedSet<WorkloadState>[queueSlots];
         _fairUsage = new double[queueSlots][];
         for (var i = 0; i < queueSlots; i++)
         {
             _pending[i] = new SortedSet<WorkloadState>(QueueOrder.Instance);
+            _order[i] = new PendingOrder();
+            _demandCounts[i] = [];
+            _demands[i] = [];
             _admitted[i] = new SortedSet<WorkloadState>(QueueOrder.Instance);
             _fairUsage[i] = new double[ResourceNames.Count];
         }
@@ -299,6 +311,7 @@ public sealed partial class Scheduler
         // workload for what it still holds, nothing, so HeldDevices is 0 afterwards: take the count first.
         // Counted after the release, an evicted workload lost the run's service: under LAS it came back at
         // level 0, passed the jobs it had been evicted for and was evicted again (see docs/replay.md).
+        _commits++;
         var held = heldBeforeRelease ?? state.HeldDevices;
         if (heldBeforeRelease is null)
         {
@@ -341,10 +354,41 @@ public sealed partial class Scheduler
 
     private void LeavePending(WorkloadState state)
     {
-        if (_pending[state.QueueIndex].Remove(state) && !NeedsDevices(state))
+        if (!_pending[state.QueueIndex].Remove(state))
+        {
+            return;
+        }
+
+        _order[state.QueueIndex].Remove(state);
+        if (!NeedsDevices(state))
         {
             _pendingWithoutDevices--;
+            return;
         }
+
+        var demand = DeviceDemand(state);
+        var counts = _demandCounts[state.QueueIndex];
+        if (--counts[demand] == 0)
+        {
+            counts.Remove(demand);
+            _demands[state.QueueIndex].Remove(demand);
+        }
+    }
+
+    /// <summary>The least accelerator share, milli-devices, that one pod set of the workload needs on a
+    /// single model: any admission charges at least this much of some model's quota.</summary>
+    private static long DeviceDemand(WorkloadState state)
+    {
+        var least = long.MaxValue;
+        foreach (var p in state.Spec.PodSets)
+        {
+            if (!p.Accelerator.IsNone && p.RequiredCount > 0)
+            {
+                least = Math.Min(least, (long)p.RequiredCount * p.Accelerator.TotalMilli);
+            }
+        }
+
+        return least;
     }
 
     private static bool NeedsDevices(WorkloadState state) => state.Spec.PodSets.Any(p => !p.Accelerator.IsNone && p.RequiredCount > 0);
@@ -354,9 +398,17 @@ public sealed partial class Scheduler
     {
         state.SortKey = _queueSort.Key(state, now);
         _pending[state.QueueIndex].Add(state);
+        _order[state.QueueIndex].Add(state);
         if (!NeedsDevices(state))
         {
             _pendingWithoutDevices++;
+        }
+        else
+        {
+            var demand = DeviceDemand(state);
+            var counts = _demandCounts[state.QueueIndex];
+            counts[demand] = counts.GetValueOrDefault(demand) + 1;
+            _demands[state.QueueIndex].Add(demand);
         }
 
         if (_setup.SkipUnchangedWaiting)

@@ -217,15 +217,62 @@ public sealed partial class Scheduler
             return [];
         }
 
-        return [.. found
-            .OrderByDescending(c => c.Reclaim)
-            .ThenBy(c => c.Victim.Spec.Priority)
-            .ThenByDescending(c => room is null || c.Victim.Allocations.Count == 0 ? 0 : room[c.Victim.Allocations[0].Allocation.Node])
-            .ThenBy(c => room is null || c.Victim.Allocations.Count == 0 ? 0 : c.Victim.Allocations[0].Allocation.Node)
-            .ThenByDescending(c => c.Victim.AdmittedAt)
-            .ThenByDescending(c => c.Victim.Sequence)
-            .Take(_setup.MaxPreemptionCandidates)
-            .Select(c => (c.Victim, c.ReclaimOnly))];
+        // One struct key per candidate and one array sort, not six LINQ key selectors (a tenth of srtf-wide's
+        // time). The key ends in the unique sequence number, so the order is total and any sort gives it.
+        var keys = new VictimOrder[found.Count];
+        var items = new (WorkloadState Victim, bool ReclaimOnly)[found.Count];
+        for (var i = 0; i < keys.Length; i++)
+        {
+            var (victim, reclaim, reclaimOnly) = found[i];
+            var node = room is null || victim.Allocations.Count == 0 ? -1 : victim.Allocations[0].Allocation.Node;
+            keys[i] = new VictimOrder(reclaim, victim.Spec.Priority, node < 0 ? 0 : room![node], node < 0 ? 0 : node, victim.AdmittedAt, victim.Sequence);
+            items[i] = (victim, reclaimOnly);
+        }
+
+        Array.Sort(keys, items);
+        var take = Math.Min(items.Length, Math.Max(0, _setup.MaxPreemptionCandidates));
+        var candidates = new List<(WorkloadState Victim, bool ReclaimOnly)>(take);
+        for (var i = 0; i < take; i++)
+        {
+            candidates.Add(items[i]);
+        }
+
+        return candidates;
+    }
+
+    /// <summary>Eviction order: reclaim first, lower priority first, then (for a multi-device preemptor) the
+    /// node with the most room first and by node, then the newest admission, then the newest submission.</summary>
+    private readonly record struct VictimOrder(bool Reclaim, int Priority, long Room, int Node, DateTimeOffset? AdmittedAt, long Sequence) : IComparable<VictimOrder>
+    {
+        public int CompareTo(VictimOrder other)
+        {
+            var c = other.Reclaim.CompareTo(Reclaim);
+            if (c != 0)
+            {
+                return c;
+            }
+
+            c = Priority.CompareTo(other.Priority);
+            if (c != 0)
+            {
+                return c;
+            }
+
+            c = other.Room.CompareTo(Room);
+            if (c != 0)
+            {
+                return c;
+            }
+
+            c = Node.CompareTo(other.Node);
+            if (c != 0)
+            {
+                return c;
+            }
+
+            c = Nullable.Compare(other.AdmittedAt, AdmittedAt);
+            return c != 0 ? c : other.Sequence.CompareTo(Sequence);
+        }
     }
 
     /// <summary>Per node: free device share plus what the candidates there hold, milli-devices.
@@ -354,24 +401,36 @@ public sealed partial class Scheduler
         return FitsNominal(q, ResourceNames.ScuIndex, scu);
     }
 
+    /// <summary>Whether <see cref="WithinNominal"/> fails for every waiting workload of the queue: for every
+    /// accelerator model, the queue's usage plus the least device demand of any of its waiters
+    /// (<see cref="DeviceDemand"/>) exceeds its nominal quota. O(models).</summary>
+    private bool NominalRefusesEveryWaiter(int queue)
+    {
+        if (Catalog.Count == 0 || _demands[queue].Count == 0)
+        {
+            return false;
+        }
+
+        var least = _demands[queue].Min;
+        for (var m = 0; m < Catalog.Count; m++)
+        {
+            var r = ResourceNames.AcceleratorIndex(m);
+            if (!Quotas.IsConstrained(queue, r) || Quotas.UsageAt(queue, r) + least <= Quotas.SubtreeAt(queue, r))
+            {
+                return false;
+            }
+        }
+
+        return true;
+    }
+
     private bool FitsNominal(int queue, int resource, long demand) =>
         demand == 0 || !Quotas.IsConstrained(queue, resource) || Quotas.UsageAt(queue, resource) + demand <= Quotas.SubtreeAt(queue, resource);
 
     private static bool Allows(PreemptionScope scope, bool lowerPriority) =>
         scope == PreemptionScope.Any || (scope == PreemptionScope.LowerPriority && lowerPriority);
 
-    private bool IsBorrowingAny(int queue)
-    {
-        for (var r = 0; r < ResourceNames.Count; r++)
-        {
-            if (Quotas.IsConstrained(queue, r) && Quotas.IsBorrowing(queue, r))
-            {
-                return true;
-            }
-        }
-
-        return false;
-    }
+    private bool IsBorrowingAny(int queue) => Quotas.IsBorrowingAny(queue);
 
     /// <summary>Releases a workload's devices and quota for a what-if, returning what to restore.</summary>
     private List<(int, int, PodAllocation)> Suspend(WorkloadState workload)

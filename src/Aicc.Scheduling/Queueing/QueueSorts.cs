@@ -51,6 +51,10 @@ public sealed class FairShareSort : IQueueSortPlugin
 /// </summary>
 public sealed class ShortestJobFirstSort(double widthExponent = 0) : IQueueSortPlugin
 {
+    // devices^e for whole device counts, computed once each: preemption by queue-sort level asks for the
+    // key of every running workload at every attempt (Math.Pow was 8% of srtf-wide's profile).
+    private readonly double[] _widthFactors = new double[257];
+
     public string Name => "ShortestJobFirst";
 
     public bool UsesFairShare => false;
@@ -65,7 +69,25 @@ public sealed class ShortestJobFirstSort(double widthExponent = 0) : IQueueSortP
         // Remaining time: the estimate less the wall time already run, earlier runs included (a requeued
         // workload holds no devices, so attained service over the devices held would say it never ran).
         var remaining = Math.Max(0, d - workload.RanSeconds(now));
-        return widthExponent == 0 ? remaining : remaining * Math.Pow(Math.Max(1, workload.RequestedDevices), widthExponent);
+        return widthExponent == 0 ? remaining : remaining * WidthFactor(Math.Max(1, workload.RequestedDevices));
+    }
+
+    private double WidthFactor(double devices)
+    {
+        if (devices >= _widthFactors.Length || devices != Math.Floor(devices))
+        {
+            return Math.Pow(devices, widthExponent);
+        }
+
+        var i = (int)devices;
+        var factor = _widthFactors[i];
+        if (factor == 0)
+        {
+            factor = Math.Pow(devices, widthExponent);
+            _widthFactors[i] = factor;
+        }
+
+        return factor;
     }
 }
 

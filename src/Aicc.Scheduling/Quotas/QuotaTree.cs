@@ -495,6 +495,24 @@ public sealed class QuotaTree
         return false;
     }
 
+    /// <summary>True when the queue borrows any resource it is constrained on (<see cref="IsBorrowing"/>).
+    /// Only the catalog's models are looked at: an index past them names no model, so nothing can use
+    /// it (usage 0) and nothing can borrow it. O(models × depth), not O(<see cref="ResourceNames.Count"/>
+    /// × depth): this is asked for every waiting workload of a quota policy while the cluster is full.</summary>
+    internal bool IsBorrowingAny(int queueIndex)
+    {
+        var constrained = _entries[queueIndex].Constrained;
+        for (int r = 0, end = ResourceNames.FirstAccelerator + _catalog.Count; r < end; r++)
+        {
+            if (constrained[r] && IsBorrowing(queueIndex, r))
+            {
+                return true;
+            }
+        }
+
+        return false;
+    }
+
     /// <summary>Guaranteed-or-nominal quota of the queue itself (its own nominal).</summary>
     internal long SubtreeAt(int index, int resource) => _entries[index].Subtree[resource];
 }

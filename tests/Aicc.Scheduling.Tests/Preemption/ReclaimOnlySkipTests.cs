@@ -17,10 +17,27 @@ public sealed class ReclaimOnlySkipTests
     [InlineData(1UL)]
     [InlineData(2UL)]
     [InlineData(3UL)]
-    public void RunCycle_ReclaimOnlyPolicyWithSkipUnchangedWaiting_DecidesLikeAFullLook(ulong seed)
+    public void RunCycle_ReclaimOnlyPolicyWithSkipUnchangedWaiting_DecidesLikeAFullLook(ulong seed) =>
+        CompareWithFullLook(QuotaCluster(), seed, shortestFirst: false);
+
+    /// <summary>Parked queues (borrowing, or holding all their nominal quota) re-enter the walk after an
+    /// admission or eviction in queue-sort order; with duration keys and priorities a queue's waiters
+    /// interleave with the others', so a misplaced re-entry changes who goes first.</summary>
+    [Theory]
+    [InlineData(4UL)]
+    [InlineData(5UL)]
+    [InlineData(6UL)]
+    public void RunCycle_ReclaimOnlyShortestJobFirstWithPriorities_DecidesLikeAFullLook(ulong seed) =>
+        CompareWithFullLook(QuotaCluster().Policy(PluginRegistry.Policies["bestfit"] with
+        {
+            QueueSort = "ShortestJobFirst",
+            Preemption = new PreemptionSpec { ReclaimWithinCohort = PreemptionScope.Any, WithinQueue = PreemptionScope.Never, ForCapacity = PreemptionScope.Never },
+        }), seed, shortestFirst: true);
+
+    private static void CompareWithFullLook(SchedulerBuilder cluster, ulong seed, bool shortestFirst)
     {
-        var full = new Scheduler(QuotaCluster().Setup() with { SkipUnchangedWaiting = false });
-        var skipping = new Scheduler(QuotaCluster().Setup() with { SkipUnchangedWaiting = true });
+        var full = new Scheduler(cluster.Setup() with { SkipUnchangedWaiting = false });
+        var skipping = new Scheduler(cluster.Setup() with { SkipUnchangedWaiting = true });
         var random = new Random((int)seed);
         var queues = new[] { "a", "b", "d" };
         var running = new List<string>();
@@ -30,9 +47,15 @@ public sealed class ReclaimOnlySkipTests
         {
             for (var k = random.Next(3); k > 0; k--)
             {
-                var w = Make.Workload($"w{next++}", queues[random.Next(queues.Length)]).Pods(1, random.Next(4) switch { 0 => 8, 1 => 2, _ => 1 }).AtSecond(second).Build();
-                full.Submitted(w);
-                skipping.Submitted(w);
+                var w = Make.Workload($"w{next++}", queues[random.Next(queues.Length)]).Pods(1, random.Next(4) switch { 0 => 8, 1 => 2, _ => 1 }).AtSecond(second);
+                if (shortestFirst)
+                {
+                    w = w.Priority(random.Next(4) == 0 ? 1 : 0);
+                }
+
+                var spec = shortestFirst ? w.Build() with { EstimatedDurationSeconds = random.Next(1, 50) } : w.Build();
+                full.Submitted(spec);
+                skipping.Submitted(spec);
             }
 
             if (running.Count > 0 && random.Next(2) == 0)
@@ -54,5 +77,9 @@ public sealed class ReclaimOnlySkipTests
 
         Assert.True(skipped > 0, $"seed {seed}: the skip never applied, so the test compares nothing");
         Assert.Empty(skipping.Quotas.Violations());
+        foreach (var w in full.Workloads)
+        {
+            Assert.True(w.Phase == skipping.PhaseOf(w.Spec.Id), $"seed {seed}: {w.Spec.Id}");
+        }
     }
 }
