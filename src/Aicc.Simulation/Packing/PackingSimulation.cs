@@ -86,10 +86,6 @@ public static class PackingSimulation
             else
             {
                 failed++;
-                if (failed < 15 && Environment.GetEnvironmentVariable("AICC_DEBUG") is not null)
-                {
-                    Console.Error.WriteLine($"fail {i} node {node} {input.Pods[index]} alloc {cluster.AllocatedMilli / 10.0 / input.Gpus:0.00}");
-                }
             }
 
             Record(i + 1);
