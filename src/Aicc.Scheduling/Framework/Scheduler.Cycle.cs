@@ -162,15 +162,11 @@ public sealed partial class Scheduler
             {
                 var podSet = workload.Spec.PodSets[0];
                 var w = workload;
-                workload.Reason = failedShapes.Reason(shape, podSet.RequiredCount, podSet.Name, () => NoFit(w.Spec, 0, 0, podSet.RequiredCount, new PodRequest(podSet, w.ModelMasks[0])));
-                result.Waiting.Add((workload.Spec.Id, workload.Reason));
-                if (Quotas.QueueAt(queue).Strategy == QueueingStrategy.StrictFifo)
+                if (!Wait(queue, workload, failedShapes.Reason(shape, podSet.RequiredCount, podSet.Name, () => NoFit(w.Spec, 0, 0, podSet.RequiredCount, new PodRequest(podSet, w.ModelMasks[0]))), result))
                 {
-                    BlockBehind(queue, workload, result);
-                    continue;
+                    Advance(queue);
                 }
 
-                Advance(queue);
                 continue;
             }
 
@@ -180,15 +176,11 @@ public sealed partial class Scheduler
             if (workload.FirstShape is { } refusedShape && _reservation is not null && !Quotas.IsConstrainedAny(queue) &&
                 ReservationKnownToBlock(workload, refusedShape, workload.Spec.PodSets[0].RequiredCount, now, failedShapes, out var refused))
             {
-                workload.Reason = refused;
-                result.Waiting.Add((workload.Spec.Id, refused));
-                if (Quotas.QueueAt(queue).Strategy == QueueingStrategy.StrictFifo)
+                if (!Wait(queue, workload, refused, result))
                 {
-                    BlockBehind(queue, workload, result);
-                    continue;
+                    Advance(queue);
                 }
 
-                Advance(queue);
                 continue;
             }
 
@@ -214,11 +206,8 @@ public sealed partial class Scheduler
                     _reservation = MakeReservation(workload, now);
                 }
 
-                workload.Reason = reason;
-                result.Waiting.Add((workload.Spec.Id, reason));
-                if (Quotas.QueueAt(queue).Strategy == QueueingStrategy.StrictFifo)
+                if (Wait(queue, workload, reason, result))
                 {
-                    BlockBehind(queue, workload, result);
                     continue;
                 }
             }
@@ -248,8 +237,23 @@ public sealed partial class Scheduler
         {
             if (MoveNext(q, out var w))
             {
-                heads.Enqueue((q, w), new HeadKey(fair ? FairShare(q) : 0, -w.Spec.Priority, w.SortKey, w.Spec.SubmittedAt, w.Sequence));
+                heads.Enqueue((q, w), new HeadKey(fair ? FairShare(q) : 0, PendingKey.Of(w)));
             }
+        }
+
+        // Records why the workload waits. In a StrictFIFO queue everything behind it waits too, and the
+        // queue is done for this cycle (true); otherwise the caller moves on to the next waiter (false).
+        bool Wait(int q, WorkloadState w, string why, CycleResult r)
+        {
+            w.Reason = why;
+            r.Waiting.Add((w.Spec.Id, why));
+            if (Quotas.QueueAt(q).Strategy != QueueingStrategy.StrictFifo)
+            {
+                return false;
+            }
+
+            BlockBehind(q, w, r);
+            return true;
         }
 
         void BlockBehind(int q, WorkloadState blocker, CycleResult r)
@@ -262,30 +266,14 @@ public sealed partial class Scheduler
         }
     }
 
-    private readonly record struct HeadKey(double Share, int NegativePriority, double SortKey, DateTimeOffset SubmittedAt, long Sequence) : IComparable<HeadKey>
+    /// <summary>A queue head's place among the heads: fair share first (0 when not fair), then its place in
+    /// its queue.</summary>
+    private readonly record struct HeadKey(double Share, PendingKey Pending) : IComparable<HeadKey>
     {
         public int CompareTo(HeadKey other)
         {
             var c = Share.CompareTo(other.Share);
-            if (c != 0)
-            {
-                return c;
-            }
-
-            c = NegativePriority.CompareTo(other.NegativePriority);
-            if (c != 0)
-            {
-                return c;
-            }
-
-            c = SortKey.CompareTo(other.SortKey);
-            if (c != 0)
-            {
-                return c;
-            }
-
-            c = SubmittedAt.CompareTo(other.SubmittedAt);
-            return c != 0 ? c : Sequence.CompareTo(other.Sequence);
+            return c != 0 ? c : Pending.CompareTo(other.Pending);
         }
     }
 
