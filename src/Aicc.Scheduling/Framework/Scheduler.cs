@@ -480,28 +480,8 @@ public sealed partial class Scheduler
     {
         public static readonly QueueOrder Instance = new();
 
-        public int Compare(WorkloadState? x, WorkloadState? y)
-        {
-            if (ReferenceEquals(x, y))
-            {
-                return 0;
-            }
-
-            var c = y!.Spec.Priority.CompareTo(x!.Spec.Priority);
-            if (c != 0)
-            {
-                return c;
-            }
-
-            c = x.SortKey.CompareTo(y.SortKey);
-            if (c != 0)
-            {
-                return c;
-            }
-
-            c = x.Spec.SubmittedAt.CompareTo(y.Spec.SubmittedAt);
-            return c != 0 ? c : x.Sequence.CompareTo(y.Sequence);
-        }
+        public int Compare(WorkloadState? x, WorkloadState? y) =>
+            ReferenceEquals(x, y) ? 0 : PendingKey.Of(x!).CompareTo(PendingKey.Of(y!));
     }
 
     private static TimeSpan Since(long start) => Stopwatch.GetElapsedTime(start);

@@ -414,8 +414,7 @@ public sealed partial class Scheduler
         var least = _demands[queue].Min;
         for (var m = 0; m < Catalog.Count; m++)
         {
-            var r = ResourceNames.AcceleratorIndex(m);
-            if (!Quotas.IsConstrained(queue, r) || Quotas.UsageAt(queue, r) + least <= Quotas.SubtreeAt(queue, r))
+            if (FitsNominal(queue, ResourceNames.AcceleratorIndex(m), least))
             {
                 return false;
             }
