@@ -106,7 +106,7 @@ public sealed class PublishedResults
         var frag = Path.Combine(dir, "analysis_frag_ratio_discrete.csv");
         if (File.Exists(frag))
         {
-            result.ReadSeeds(frag, "frag", 90);
+            result.ReadSeeds(File.ReadAllLines(frag), "frag", 90);
         }
 
         return result;
@@ -122,7 +122,7 @@ public sealed class PublishedResults
             return;
         }
 
-        ReadSeeds(path, "alloc", 100, 130);
+        ReadSeeds(lines, "alloc", 100, 130);
         var sums = new Dictionary<(string, string), (double[] Sum, int[] Count)>();
         foreach (var line in lines.Skip(1))
         {
@@ -156,9 +156,13 @@ public sealed class PublishedResults
     }
 
     /// <summary>One row per seed, a column per arrived load ("0".."130"): keeps the values at <paramref name="loads"/>.</summary>
-    private void ReadSeeds(string path, string metric, params int[] loads)
+    private void ReadSeeds(string[] lines, string metric, params int[] loads)
     {
-        var lines = File.ReadAllLines(path);
+        if (lines.Length == 0)
+        {
+            return;
+        }
+
         var header = lines[0].Split(',');
         var columns = loads.Select(l => Array.IndexOf(header, l.ToString(CultureInfo.InvariantCulture))).ToArray();
         if (header.Length < 2 || columns.Any(c => c < 0))
