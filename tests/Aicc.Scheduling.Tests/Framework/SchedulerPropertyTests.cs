@@ -39,6 +39,42 @@ public sealed class SchedulerPropertyTests(ITestOutputHelper output)
         Assert.True(evictions > 0 && livenessChecks > 1000, $"evictions {evictions}, liveness checks {livenessChecks}");
     }
 
+    /// <summary>
+    /// Regression (CsCheck seed fLYtn0tv5u11): a quota decrease leaves a tree over-committed, and then a queue
+    /// nested one cohort down uses its own guaranteed quota. That is allowed, and the checker must accept it:
+    /// it once judged lending one node at a time and called this a breach.
+    /// </summary>
+    [Fact]
+    public void RunCycle_TreeOverCommittedByDecrease_StillAdmitsWithinANestedQueuesGuarantee()
+    {
+        // CPU in units of 4 cores. c0 (root, no CPU quota) ← q0 (8, lends 2) and c1 (1, lends 0) ← q1 (4, lends 1):
+        // q1 keeps 3 units (12 cores) guaranteed; c1 keeps its own 1 plus the 1 q1 lends.
+        static QuotaDraft Cpu(int nominal, int borrow, int lend) => new(0, nominal, borrow, lend);
+        static SubmitOp Submit(int queue, int halfCores) =>
+            new(new WorkloadDraft(queue, 0, false, [new PodSetDraft(1, 0, 0, 1, 100, 0, halfCores, 1, 0, 0)]));
+        var scenario = new Scenario(
+            ModelCount: 1,
+            Nodes: [new NodeDraft(0, 0, -1, 0, 0, 32, 64)],
+            Cohorts: [new CohortDraft(-1, []), new CohortDraft(0, [Cpu(1, 4, 0)])],
+            Queues: [new QueueDraft(0, false, [Cpu(8, 1, 2)]), new QueueDraft(1, false, [Cpu(4, 4, 1)])],
+            Policy: Array.IndexOf(Scenario.PolicyNames, "random"),
+            MinRuntime: 300,
+            Seed: 12801,
+            Steps:
+            [
+                // q0 takes 8 cores, inside its own guarantee of 24.
+                new ScenarioStep([Submit(0, 16)], 30),
+
+                // q0 drops to 1 unit with no limits: the tree now promises more than it holds. q1 asks for
+                // 10 of its 12 guaranteed cores.
+                new ScenarioStep([new QuotaChangeOp(2, [Cpu(1, -1, -1)]), Submit(1, 20)], 30),
+            ]);
+
+        var stats = Run(scenario);
+
+        Assert.Equal(2, stats.Admissions);
+    }
+
     internal sealed record Stats(int Cycles, int Admissions, int Evictions, int LivenessChecks);
 
     /// <summary>Plays one scenario, checking after every operation and cycle.</summary>

@@ -339,15 +339,9 @@ internal sealed class WorldChecker
 
                 // Lending: what a node keeps guaranteed (subtree quota minus lending limit) and does not use
                 // is never used by anyone else in its tree.
-                if (e.Constrained[i] && !e.IsRoot[i] && e.Guaranteed[i] > 0)
+                if (e.Constrained[i] && e.IsRoot[i] && e.LendingProblem(i, b) is { } lending)
                 {
-                    var root = e.Root[i];
-                    var demand = e.Raw[root] + Math.Max(0, e.Guaranteed[i] - e.Usage[i]);
-                    var demandBefore = b.Raw[root] + Math.Max(0, b.Guaranteed[i] - b.Usage[i]);
-                    if (demand > e.TreeNominal[root] && !(demandBefore > b.TreeNominal[root] && demand <= demandBefore))
-                    {
-                        problems.Add($"{e.Names[i]} {ResourceNames.NameOf(r, _catalog)}: guaranteed {e.Guaranteed[i]} (using {e.Usage[i]}) but its tree uses {e.Raw[root]} of {e.TreeNominal[root]}");
-                    }
+                    problems.Add($"{ResourceNames.NameOf(r, _catalog)}: {lending}");
                 }
             }
         }

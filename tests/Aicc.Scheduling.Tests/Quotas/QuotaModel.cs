@@ -184,6 +184,50 @@ internal sealed class QuotaModel
         public int IndexOf(string name) => Array.IndexOf(Names, name);
 
         public bool Over(int i) => Limit[i] is { } limit && Usage[i] > limit;
+
+        /// <summary>
+        /// What a root's tree has promised: its raw usage plus, for every node below the root, the guaranteed
+        /// quota it keeps and does not use. Lending holds when this is at most the tree's total nominal: then no
+        /// node's unused guarantee is in use by another. It is a sum over the whole tree, not one node at a
+        /// time, because a quota decrease can over-commit a tree, and then a queue may still use its own
+        /// guarantee (which leaves this sum unchanged) but nobody may borrow (which raises it).
+        /// </summary>
+        public long Committed(int root)
+        {
+            var committed = Raw[root];
+            for (var k = 0; k < Names.Length; k++)
+            {
+                if (Root[k] == root && k != root)
+                {
+                    committed += Math.Max(0, Guaranteed[k] - Usage[k]);
+                }
+            }
+
+            return committed;
+        }
+
+        /// <summary>Whether lending holds in the root's tree after a cycle (see <see cref="Committed"/>), or was
+        /// already broken before it (a quota decrease) and the cycle did not add to it: null. Otherwise why not.
+        /// Without a state before the cycle nothing is excused.</summary>
+        public string? LendingProblem(int root, Evaluation? before)
+        {
+            var committed = Committed(root);
+            if (committed <= TreeNominal[root])
+            {
+                return null;
+            }
+
+            var committedBefore = before?.Committed(root);
+            if (committedBefore > before?.TreeNominal[root] && committed <= committedBefore)
+            {
+                return null;
+            }
+
+            var kept = Enumerable.Range(0, Names.Length)
+                .Where(k => Root[k] == root && k != root && Guaranteed[k] > Usage[k])
+                .Select(k => $"{Names[k]} keeps {Guaranteed[k]}, uses {Usage[k]}");
+            return $"tree {Names[root]} uses {Raw[root]} of {TreeNominal[root]} while its nodes keep unused guarantees ({string.Join("; ", kept)}); committed {committed}, before the cycle {committedBefore?.ToString() ?? "unknown"}";
+        }
     }
 
     /// <summary>Whether adding <paramref name="demand"/> of resource <paramref name="r"/> to a queue keeps every

@@ -333,21 +333,16 @@ internal sealed class DatabaseInvariants(AcceleratorCatalog catalog) : IDisposab
                 }
 
                 // Lending: what a node keeps guaranteed and does not use is never used by another in its tree.
-                if (e.Constrained[i] && !e.IsRoot[i] && e.Guaranteed[i] > 0)
+                if (e.Constrained[i] && e.IsRoot[i] && e.Committed(i) > e.TreeNominal[i])
                 {
-                    var root = e.Root[i];
-                    var demand = e.Raw[root] + Math.Max(0, e.Guaranteed[i] - e.Usage[i]);
-                    if (demand > e.TreeNominal[root])
+                    b ??= before is null ? null : model.Evaluate(r, before.QueueUsage[r]);
+                    if (e.LendingProblem(i, b) is { } lending)
                     {
-                        b ??= before is null ? null : model.Evaluate(r, before.QueueUsage[r]);
-                        if (b is not null && b.Raw[root] + Math.Max(0, b.Guaranteed[i] - b.Usage[i]) is var demandBefore && demandBefore > b.TreeNominal[root] && demand <= demandBefore)
-                        {
-                            excused = true;
-                        }
-                        else
-                        {
-                            problems.Add($"{e.Names[i]} {name}: guarantees {e.Guaranteed[i]} (uses {e.Usage[i]}) but its tree uses {e.Raw[root]} of {e.TreeNominal[root]}");
-                        }
+                        problems.Add($"{name}: {lending}");
+                    }
+                    else
+                    {
+                        excused = true;
                     }
                 }
             }
