@@ -76,8 +76,12 @@ public sealed class AbuseSuiteTests : IDisposable
             .Set("b_success_pct", Math.Round(successPct, 2))
             .Set("b_p95_ms_baseline", Math.Round(baseline.P95Ms, 1))
             .Set("b_p95_ms_under_abuse", Math.Round(abused.P95Ms, 1))
-            .Set("b_p95_ratio", Math.Round(ratio, 2));
-        report.Emit(successPct >= 99 && ratio <= 2 && floodOther == 0);
+            .Set("b_p95_ratio", Math.Round(ratio, 2))
+            .Set("b_p95_within_2x", ratio <= 2);
+
+        // "pass" is what this profile asserts: the latency ratio only in the full profile (below); the
+        // quick profile reports it beside, as b_p95_within_2x.
+        report.Emit(successPct >= 99 && floodOther == 0 && flood429 > floodSent / 2 && (!ProveReport.Full || ratio <= 2));
         Assert.True(successPct >= 99, $"tenant B succeeded on {successPct:F2}% of its requests");
         Assert.Equal(0, floodOther);
         Assert.True(flood429 > floodSent / 2, "the flood was not rate limited");
