@@ -1,4 +1,5 @@
 using System.Globalization;
+using System.Text.Json;
 
 namespace Aicc.Simulation.Traces;
 
@@ -27,7 +28,9 @@ public sealed class TraceFormatException(IReadOnlyList<string> problems)
 /// Readers for the Alibaba GPU cluster trace v2023 ("openb", Weng et al., ATC'23;
 /// github.com/alibaba/clusterdata <c>cluster-trace-gpu-v2023</c>). Columns are found by header name, in
 /// any order; unknown columns are ignored, which makes the same readers our generic CSV format (see
-/// docs/simulator.md). Every problem in a file is reported at once, then reading stops.
+/// docs/simulator.md). A file ending in <c>.json</c> is read as our JSON format instead: an array of
+/// objects whose field names are the same column names, with numbers or strings as values. Every problem
+/// in a file is reported at once, then reading stops.
 /// </summary>
 public static class OpenbTrace
 {
@@ -35,7 +38,7 @@ public static class OpenbTrace
 
     public static IReadOnlyList<OpenbNode> ReadNodes(string path)
     {
-        var table = CsvTable.Read(path);
+        var table = Table.Read(path, "nodes");
         var problems = new List<string>();
         var name = table.Column(["sn", "name"], problems);
         var cpu = table.Column(["cpu_milli"], problems);
@@ -79,7 +82,7 @@ public static class OpenbTrace
     /// <summary>Reads a pod list; every model a pod names must be one of <paramref name="knownModels"/>.</summary>
     public static IReadOnlyList<OpenbPod> ReadPods(string path, IReadOnlySet<string> knownModels)
     {
-        var table = CsvTable.Read(path);
+        var table = Table.Read(path, "pods");
         var problems = new List<string>();
         var name = table.Column(["name", "job_id"], problems);
         var cpu = table.Column(["cpu_milli"], problems);
@@ -134,7 +137,7 @@ public static class OpenbTrace
         return pods;
     }
 
-    private static void Finish(string path, CsvTable table, int rows, List<string> problems, string what)
+    private static void Finish(string path, Table table, int rows, List<string> problems, string what)
     {
         if (problems.Count == 0 && rows == 0 && table.HasHeader)
         {
@@ -153,30 +156,43 @@ public static class OpenbTrace
         }
     }
 
-    /// <summary>A comma-separated file with a header line. Fields hold no commas or quotes in these traces.</summary>
-    private sealed class CsvTable
+    /// <summary>
+    /// Named columns and rows of text, read from a comma-separated file with a header line (fields hold no
+    /// commas or quotes in these traces) or from a JSON array of objects (the union of the objects' field
+    /// names is the header; a field an object lacks is a missing value).
+    /// </summary>
+    private sealed class Table
     {
         private readonly string _path;
         private readonly string[] _header;
 
-        private CsvTable(string path, string[] header, List<Row> rows)
+        private Table(string path, string[] header, List<Row> rows, bool isJson)
         {
             _path = path;
             _header = header;
             Rows = rows;
+            IsJson = isJson;
         }
 
         public List<Row> Rows { get; }
 
+        public bool IsJson { get; }
+
         public bool HasHeader => _header.Length > 0;
 
-        public static CsvTable Read(string path)
+        /// <summary>Reads a file of <paramref name="what"/> (for messages: "nodes", "pods").</summary>
+        public static Table Read(string path, string what)
         {
             if (!File.Exists(path))
             {
                 throw new TraceFormatException([$"{path}: file not found"]);
             }
 
+            return string.Equals(Path.GetExtension(path), ".json", StringComparison.OrdinalIgnoreCase) ? ReadJson(path, what) : ReadCsv(path);
+        }
+
+        private static Table ReadCsv(string path)
+        {
             var lines = File.ReadAllLines(path);
             if (lines.Length == 0 || string.IsNullOrWhiteSpace(lines[0]))
             {
@@ -189,11 +205,87 @@ public static class OpenbTrace
             {
                 if (lines[i].Length > 0)
                 {
-                    rows.Add(new Row(path, i + 1, header, lines[i].Split(',')));
+                    rows.Add(new Row(path, $"line {i + 1}", true, header, lines[i].Split(',')));
                 }
             }
 
-            return new CsvTable(path, header, rows);
+            return new Table(path, header, rows, isJson: false);
+        }
+
+        private static Table ReadJson(string path, string what)
+        {
+            JsonDocument document;
+            try
+            {
+                document = JsonDocument.Parse(File.ReadAllBytes(path), new JsonDocumentOptions { AllowTrailingCommas = true, CommentHandling = JsonCommentHandling.Skip });
+            }
+            catch (JsonException ex)
+            {
+                throw new TraceFormatException([$"{path}: line {(ex.LineNumber ?? 0) + 1}: not valid JSON ({ex.Message.Split(" Path:")[0].TrimEnd('.')})"]);
+            }
+
+            using (document)
+            {
+                if (document.RootElement.ValueKind != JsonValueKind.Array)
+                {
+                    throw new TraceFormatException([$"{path}: expected a JSON array of objects, found {document.RootElement.ValueKind.ToString().ToLowerInvariant()}"]);
+                }
+
+                if (document.RootElement.GetArrayLength() == 0)
+                {
+                    throw new TraceFormatException([$"{path}: no {what} in the array"]);
+                }
+
+                var problems = new List<string>();
+                var header = new List<string>();
+                var index = new Dictionary<string, int>(StringComparer.OrdinalIgnoreCase);
+                var items = new List<Dictionary<int, string?>>();
+                var number = 0;
+                foreach (var item in document.RootElement.EnumerateArray())
+                {
+                    number++;
+                    var values = new Dictionary<int, string?>();
+                    items.Add(values);
+                    if (item.ValueKind != JsonValueKind.Object)
+                    {
+                        problems.Add($"{path}: item {number}: expected an object, found {item.ValueKind.ToString().ToLowerInvariant()}");
+                        continue;
+                    }
+
+                    foreach (var field in item.EnumerateObject())
+                    {
+                        if (!index.TryGetValue(field.Name, out var column))
+                        {
+                            column = header.Count;
+                            index[field.Name] = column;
+                            header.Add(field.Name);
+                        }
+
+                        values[column] = field.Value.ValueKind switch
+                        {
+                            JsonValueKind.String => field.Value.GetString(),
+                            JsonValueKind.Number => field.Value.GetRawText(),
+                            JsonValueKind.Null => null,
+                            _ => Invalid(problems, $"{path}: item {number} ({field.Name}): expected a number or a string, found {field.Value.ValueKind.ToString().ToLowerInvariant()}"),
+                        };
+                    }
+                }
+
+                if (problems.Count > 0)
+                {
+                    throw new TraceFormatException(problems);
+                }
+
+                var names = header.ToArray();
+                var rows = items.Select((values, i) => new Row(path, $"item {i + 1}", false, names, [.. Enumerable.Range(0, names.Length).Select(c => values.GetValueOrDefault(c))])).ToList();
+                return new Table(path, names, rows, isJson: true);
+            }
+        }
+
+        private static string? Invalid(List<string> problems, string problem)
+        {
+            problems.Add(problem);
+            return "";
         }
 
         public int Column(string[] names, List<string> problems)
@@ -201,7 +293,9 @@ public static class OpenbTrace
             var index = OptionalColumn(names);
             if (index < 0)
             {
-                problems.Add($"{_path}: line 1: missing column '{names[0]}' (header: {string.Join(",", _header)})");
+                problems.Add(IsJson
+                    ? $"{_path}: no item has the field '{names[0]}' (fields: {string.Join(",", _header)})"
+                    : $"{_path}: line 1: missing column '{names[0]}' (header: {string.Join(",", _header)})");
             }
 
             return index;
@@ -222,10 +316,12 @@ public static class OpenbTrace
         }
     }
 
-    private sealed class Row(string path, int line, string[] header, string[] fields)
+    /// <summary>One line of a CSV file or one object of a JSON array; <c>null</c> is a value the row lacks.</summary>
+    private sealed class Row(string path, string place, bool numberedColumns, string[] header, string?[] fields)
     {
-        public string Where(int column, string message) =>
-            $"{path}: line {line}, column {column + 1} ({header[Math.Max(column, 0)]}): {message}";
+        public string Where(int column, string message) => numberedColumns
+            ? $"{path}: {place}, column {column + 1} ({header[Math.Max(column, 0)]}): {message}"
+            : $"{path}: {place} ({header[Math.Max(column, 0)]}): {message}";
 
         public string Text(int column, List<string> problems, bool allowEmpty = false)
         {
@@ -235,7 +331,17 @@ public static class OpenbTrace
                 return "";
             }
 
-            var value = fields[column].Trim();
+            if (fields[column] is null)
+            {
+                if (!allowEmpty)
+                {
+                    problems.Add(Where(column, "missing value"));
+                }
+
+                return "";
+            }
+
+            var value = fields[column]!.Trim();
             if (value.Length == 0 && !allowEmpty)
             {
                 problems.Add(Where(column, "empty value"));

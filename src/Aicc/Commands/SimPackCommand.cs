@@ -14,8 +14,8 @@ internal static class SimPackCommand
 {
     public static Command Create()
     {
-        var nodes = new Option<string>("--nodes") { Description = "Node list CSV (openb format: sn,cpu_milli,memory_mib,gpu,model).", Required = true };
-        var pods = new Option<string>("--pods") { Description = "Pod list CSV (openb format: name,cpu_milli,memory_mib,num_gpu,gpu_milli[,gpu_spec]).", Required = true };
+        var nodes = new Option<string>("--nodes") { Description = "Node list: openb CSV (sn,cpu_milli,memory_mib,gpu,model), or a .json array of objects with those fields.", Required = true };
+        var pods = new Option<string>("--pods") { Description = "Pod list: openb CSV (name,cpu_milli,memory_mib,num_gpu,gpu_milli[,gpu_spec]), or a .json array of objects with those fields.", Required = true };
         var policy = new Option<string>("--policy") { Description = "Built-in policy name or a policy file (JSON/YAML).", DefaultValueFactory = _ => "aicc" };
         var seeds = new Option<string>("--seeds") { Description = "Seeds: 42-51, 42,43 or 42.", DefaultValueFactory = _ => "42-51" };
         var tune = new Option<double>("--tune") { Description = "Arrivals stop when their GPU demand reaches this multiple of capacity.", DefaultValueFactory = _ => 1.3 };
@@ -42,6 +42,7 @@ internal static class SimPackCommand
 
             var spec = PolicyFile.Load(parse.GetValue(policy)!, out var policyProblems);
             problems.AddRange(policyProblems.Select(p => $"--policy: {p}"));
+            SimPackIo.RequireFiles(parse.GetValue(nodes)!, [parse.GetValue(pods)!], problems);
             if (problems.Count > 0 || spec is null || seedList is null)
             {
                 return SimPackIo.Fail(problems);
@@ -86,6 +87,19 @@ internal static class SimPackIo
         }
 
         return 2;
+    }
+
+    /// <summary>Names every input file that does not exist, so a mistyped path is reported together with
+    /// the other argument problems instead of after them.</summary>
+    public static void RequireFiles(string nodesPath, IEnumerable<string> podPaths, List<string> problems)
+    {
+        foreach (var (option, path) in podPaths.Select(p => ("--pods", p)).Prepend(("--nodes", nodesPath)))
+        {
+            if (!File.Exists(path))
+            {
+                problems.Add($"{option} {path}: file not found");
+            }
+        }
     }
 
     public static IReadOnlyList<PackingInput>? Load(string nodesPath, IReadOnlyList<string> podPaths, List<string> problems)

@@ -16,8 +16,8 @@ internal static class SimPackCompareCommand
 {
     public static Command Create()
     {
-        var nodes = new Option<string>("--nodes") { Description = "Node list CSV (openb format).", Required = true };
-        var pods = new Option<string[]>("--pods") { Description = "One or more pod list CSVs.", Required = true, AllowMultipleArgumentsPerToken = true };
+        var nodes = new Option<string>("--nodes") { Description = "Node list: openb CSV, or our JSON array (a .json file).", Required = true };
+        var pods = new Option<string[]>("--pods") { Description = "One or more pod lists: openb CSV, or our JSON array (.json files).", Required = true, AllowMultipleArgumentsPerToken = true };
         var policies = new Option<string>("--policies") { Description = "Comma-separated policy names or files.", DefaultValueFactory = _ => "random,dotprod,gpuclustering,gpupacking,bestfit,fgd,aicc" };
         var expected = new Option<string?>("--expected") { Description = "Published results (fgd_summary.csv); curves are read from analysis_allo_discrete.csv beside it when present." };
         var output = new Option<string>("--out") { Description = "Directory for report.md, results.csv, results.json and plots.", Required = true };
@@ -57,6 +57,7 @@ internal static class SimPackCompareCommand
                 published = PublishedResults.Read(expectedPath, problems);
             }
 
+            SimPackIo.RequireFiles(parse.GetValue(nodes)!, parse.GetValue(pods)!, problems);
             var inputs = problems.Count == 0 ? SimPackIo.Load(parse.GetValue(nodes)!, parse.GetValue(pods)!, problems) : null;
             if (problems.Count > 0 || inputs is null || seedList is null || specs.Count == 0)
             {
