@@ -1,4 +1,3 @@
-using System.Diagnostics;
 using System.Text.Json.Nodes;
 
 namespace Aicc.Tests;
@@ -64,32 +63,6 @@ public sealed class EndToEndTests : IAsyncLifetime
         Assert.Contains("queue: no queue named 'nope'", badQueue.Output, StringComparison.Ordinal);
     }
 
-    private ProcessStartInfo Start(params string[] args)
-    {
-        var start = new ProcessStartInfo("dotnet")
-        {
-            RedirectStandardOutput = true,
-            RedirectStandardError = true,
-            UseShellExecute = false,
-            WorkingDirectory = _dir,
-        };
-        start.ArgumentList.Add(Path.Combine(AppContext.BaseDirectory, "aicc.dll"));
-        foreach (var a in args)
-        {
-            start.ArgumentList.Add(a);
-        }
-
-        start.Environment["AICC_CONFIG"] = Path.Combine(_dir, "cli.json");
-        return start;
-    }
-
-    private async Task<(int Code, string Output)> RunAsync(params string[] args)
-    {
-        using var process = Process.Start(Start(args))!;
-        var stdout = process.StandardOutput.ReadToEndAsync();
-        var stderr = process.StandardError.ReadToEndAsync();
-        using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(60));
-        await process.WaitForExitAsync(timeout.Token);
-        return (process.ExitCode, await stdout + await stderr);
-    }
+    private async Task<CliProcess.Result> RunAsync(params string[] args) =>
+        await CliProcess.RunAsync(args, _dir, new Dictionary<string, string> { ["AICC_CONFIG"] = Path.Combine(_dir, "cli.json") }, timeoutSeconds: 60);
 }
