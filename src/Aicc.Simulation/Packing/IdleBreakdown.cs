@@ -16,6 +16,10 @@ namespace Aicc.Simulation.Packing;
 /// <item><see cref="BelowEveryRequest"/>: no shape fits the devices even with CPU and memory to spare
 /// (remnants smaller than every request of an allowed model, or too few free devices for any gang).</item>
 /// </list>
+/// Across those classes, <see cref="BesideLargeShares"/> is the idle share on devices that hold a pod of more
+/// than half a device: only pods no larger than what that pod leaves can ever use it, and online every such
+/// pod that finds a device with room is placed, so this share is left by the pod list more than by the
+/// policy.
 /// Pods never leave in this experiment, so a pod that failed could not fit anywhere when it arrived and
 /// cannot fit later: the breakdown shows how much of the idle share any online placement could still
 /// reach, and through which pods.
@@ -34,14 +38,20 @@ public sealed record IdleBreakdown(
     /// <summary>A quarter of a device: the bound of a "small" pod in <see cref="UsableBySmallPodsOnly"/>.</summary>
     public const int SmallShareMilli = 250;
 
+    /// <summary>Idle share, in devices, on devices whose largest pod takes more than half a device (0 when
+    /// the caller did not say which pods the devices hold).</summary>
+    public double BesideLargeShares { get; init; }
+
     /// <summary>Classifies the idle share of <paramref name="cluster"/> against the GPU pod shapes in
-    /// <paramref name="requests"/>. O(nodes × shapes × devices): about 1 ms on openb.</summary>
-    public static IdleBreakdown Of(ClusterState cluster, IEnumerable<PodRequest> requests)
+    /// <paramref name="requests"/>. <paramref name="largestShare"/>, when given, is the largest share in
+    /// milli any one pod holds on each device (by global device index). O(nodes × shapes × devices): about
+    /// 1 ms on openb.</summary>
+    public static IdleBreakdown Of(ClusterState cluster, IEnumerable<PodRequest> requests, IReadOnlyList<int>? largestShare = null)
     {
         var gpuPods = requests.Where(r => r.WantsDevices).ToArray();
         var shapes = gpuPods.DistinctBy(r => r.Shape).ToArray();
         var smallPct = gpuPods.Length == 0 ? 0 : 100.0 * gpuPods.Count(r => r.TotalMilli <= SmallShareMilli) / gpuPods.Length;
-        double idle = 0, whole = 0, usable = 0, smallOnly = 0, stranded = 0, below = 0;
+        double idle = 0, whole = 0, usable = 0, smallOnly = 0, stranded = 0, below = 0, besideLarge = 0;
         long cpuCap = 0, cpuUsed = 0, memCap = 0, memUsed = 0;
         for (var node = 0; node < cluster.NodeCount; node++)
         {
@@ -58,6 +68,7 @@ public sealed record IdleBreakdown(
                 var f = 1000 - cluster.DeviceUsed(d);
                 free += f;
                 whole += f == 1000 ? 1 : 0;
+                besideLarge += largestShare is not null && largestShare[d] > 500 ? f / 1000.0 : 0;
             }
 
             if (free == 0)
@@ -100,7 +111,10 @@ public sealed record IdleBreakdown(
         }
 
         return new IdleBreakdown(idle, whole, usable, stranded, below, smallOnly, smallPct,
-            cpuCap == 0 ? 0 : 100.0 * cpuUsed / cpuCap, memCap == 0 ? 0 : 100.0 * memUsed / memCap);
+            cpuCap == 0 ? 0 : 100.0 * cpuUsed / cpuCap, memCap == 0 ? 0 : 100.0 * memUsed / memCap)
+        {
+            BesideLargeShares = besideLarge,
+        };
     }
 
     private static bool DevicesFit(ClusterState c, int first, int n, in PodRequest s)

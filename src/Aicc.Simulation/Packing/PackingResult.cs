@@ -71,6 +71,7 @@ public sealed record PackingResult(string Workload, string Policy, IReadOnlyList
             ["small_pods_pct"] = Round(i => i.SmallPodsPct),
             ["cpu_or_memory_stranded"] = Round(i => i.CpuOrMemoryStranded),
             ["below_every_request"] = Round(i => i.BelowEveryRequest),
+            ["beside_large_shares"] = Round(i => i.BesideLargeShares),
             ["failed_pods"] = Math.Round(Seeds.Average(s => s.Failed), 1),
             ["cpu_used_pct"] = Round(i => i.CpuUsedPct),
             ["memory_used_pct"] = Round(i => i.MemoryUsedPct),

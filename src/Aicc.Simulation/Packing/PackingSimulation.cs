@@ -64,6 +64,8 @@ public static class PackingSimulation
             fragSum += nodeFrag[node];
         }
 
+        // The largest share one pod holds on each device, for the idle breakdown at the end.
+        var largestShare = new int[cluster.TotalDevices];
         var bucket = new int[order.Length + 1];
         var alloc = new double[order.Length + 1];
         var frag = new double[order.Length + 1];
@@ -77,8 +79,13 @@ public static class PackingSimulation
             var pod = input.Requests[index];
             arrived += input.Pods[index].TotalMilli;
             var node = placer.FindNode(pod);
-            if (node >= 0 && placer.TryBind(node, pod, i, out _))
+            if (node >= 0 && placer.TryBind(node, pod, i, out var allocation))
             {
+                foreach (var d in allocation.Devices)
+                {
+                    largestShare[d] = Math.Max(largestShare[d], allocation.MilliPerDevice);
+                }
+
                 fragSum -= nodeFrag[node];
                 nodeFrag[node] = Fragmentation.OfNode(cluster, node, classes);
                 fragSum += nodeFrag[node];
@@ -99,7 +106,7 @@ public static class PackingSimulation
         progress?.Invoke(order.Length, order.Length);
         return new SeedCurve(seed, Discretise(bucket, alloc, round: true), Discretise(bucket, frag, round: false), order.Length, failed, (long)(order.Length / Math.Max(seconds, 1e-9)))
         {
-            IdleAtEnd = IdleBreakdown.Of(cluster, input.Requests),
+            IdleAtEnd = IdleBreakdown.Of(cluster, input.Requests, largestShare),
         };
 
         void Record(int at)

@@ -72,4 +72,28 @@ public class IdleBreakdownTests
         Assert.Equal(6.0, idle.WholeDevices, 6);
         Assert.Equal(0.0, idle.CpuUsedPct, 6);
     }
+
+    [Fact]
+    public void Of_WithLargestShares_CountsIdleBesidePodsOfMoreThanHalfADevice()
+    {
+        var (input, cluster) = Cluster();
+        var placer = new Placer(cluster, new PolicySpec { Name = "first", Scores = [new("BestFit", 1)], DeviceSelection = "First" }, new ScoringContext(1));
+        var largest = new int[cluster.TotalDevices];
+        (int Node, int Milli)[] pods = [(0, 850), (0, 1000), (1, 500), (2, 800), (2, 150)];
+        for (var owner = 0; owner < pods.Length; owner++)
+        {
+            Assert.True(placer.TryBind(pods[owner].Node, MakeRequest(input, 1000, pods[owner].Milli), owner, out var allocation));
+            foreach (var d in allocation.Devices)
+            {
+                largest[d] = Math.Max(largest[d], allocation.MilliPerDevice);
+            }
+        }
+
+        var idle = IdleBreakdown.Of(cluster, input.Requests, largest);
+
+        // 0.15 beside the 0.85 pod and 0.05 beside the 0.8 pod (a 0.15 pod joined it); not the 0.5 beside
+        // the half-device pod, nor the idle devices.
+        Assert.Equal(0.2, idle.BesideLargeShares, 6);
+        Assert.Equal(0.0, IdleBreakdown.Of(cluster, input.Requests).BesideLargeShares, 6);
+    }
 }
