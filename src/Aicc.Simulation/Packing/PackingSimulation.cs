@@ -12,6 +12,10 @@ public sealed record PackingOptions
 
     /// <summary>Share of pods (percent) that FGD's target workload covers.</summary>
     public double TypicalThresholdPercent { get; init; } = TypicalPods.DefaultThresholdPercent;
+
+    /// <summary>Arrival order and node ranks to use instead of the seed's draw (<see cref="PackingReplay"/>);
+    /// the seed still seeds the policies' own random choices.</summary>
+    public PackingReplay? Replay { get; init; }
 }
 
 /// <summary>One seed's outcome: allocation and fragmentation ratio (percent) against arrived load
@@ -40,9 +44,7 @@ public static class PackingSimulation
 
     public static SeedCurve Run(PackingInput input, PolicySpec policy, int seed, PackingOptions options, Action<int, int>? progress = null)
     {
-        var random = new Random(seed);
-        var order = ArrivalOrder(input, random, options.Tune);
-        var ranks = NodeRanks(input.Nodes.Count, random);
+        var (order, ranks) = options.Replay is { } replay ? ([.. replay.Order], [.. replay.Ranks]) : Draw(input, seed, options.Tune);
         var byRank = new NodeSpec[input.Nodes.Count];
         for (var i = 0; i < byRank.Length; i++)
         {
@@ -117,6 +119,14 @@ public static class PackingSimulation
             var idle = capacity - used;
             frag[at] = idle > 0 ? Math.Round(100 * fragSum / idle, 2) : double.NaN;
         }
+    }
+
+    /// <summary>The arrival order and node ranks a seed draws, in the order the run draws them.</summary>
+    public static (int[] Order, int[] Ranks) Draw(PackingInput input, int seed, double tune)
+    {
+        var random = new Random(seed);
+        var order = ArrivalOrder(input, random, tune);
+        return (order, NodeRanks(input.Nodes.Count, random));
     }
 
     /// <summary>Indices into <see cref="PackingInput.Pods"/> in arrival order: the shuffled list, then the

@@ -21,9 +21,10 @@ internal static class SimPackCommand
         var tune = new Option<double>("--tune") { Description = "Arrivals stop when their GPU demand reaches this multiple of capacity.", DefaultValueFactory = _ => 1.3 };
         var json = new Option<string?>("--json") { Description = "Also write the JSON object to this file." };
         var plot = new Option<string?>("--plot") { Description = "Write the allocation-vs-load plot to this PNG file." };
+        var replay = new Option<string?>("--replay") { Description = "Arrival order and node ranks from this file instead of the seed's draw (one seed; docs/simulator.md)." };
         var command = new Command("pack", "Pack a pod list onto a cluster with one policy (FGD's static packing experiment).")
         {
-            nodes, pods, policy, seeds, tune, json, plot,
+            nodes, pods, policy, seeds, tune, json, plot, replay,
         };
         command.SetAction(parse =>
         {
@@ -43,6 +44,12 @@ internal static class SimPackCommand
             var spec = PolicyFile.Load(parse.GetValue(policy)!, out var policyProblems);
             problems.AddRange(policyProblems.Select(p => $"--policy: {p}"));
             SimPackIo.RequireFiles(parse.GetValue(nodes)!, [parse.GetValue(pods)!], problems);
+            var replayPath = parse.GetValue(replay);
+            if (replayPath is not null && seedList is { Count: not 1 })
+            {
+                problems.Add($"--replay: a replay file is one run; give one seed (--seeds 42), not {seedList.Count}");
+            }
+
             if (problems.Count > 0 || spec is null || seedList is null)
             {
                 return SimPackIo.Fail(problems);
@@ -54,8 +61,14 @@ internal static class SimPackCommand
                 return SimPackIo.Fail(problems);
             }
 
+            var given = replayPath is null ? null : PackingReplay.Read(replayPath, input[0], problems);
+            if (problems.Count > 0)
+            {
+                return SimPackIo.Fail(problems);
+            }
+
             using var bar = ProgressBar.ForTerminal($"{input[0].Workload} × {spec.Name}");
-            var result = PackingRunner.Run(input[0], spec, seedList, new PackingOptions { Tune = tuneValue }, bar);
+            var result = PackingRunner.Run(input[0], spec, seedList, new PackingOptions { Tune = tuneValue, Replay = given }, bar);
             bar?.Dispose();
             var text = result.ToJsonText();
             if (parse.GetValue(plot) is { } plotPath)
