@@ -74,30 +74,19 @@ public sealed class SimPackCommandTests : IDisposable
         Assert.False(File.Exists(json));
     }
 
-    [Fact]
-    public async Task Pack_ReplayWithSeveralSeeds_IsRefusedBeforeAnythingRuns()
+    [Theory]
+    [InlineData("pod train-000\n", "1-2", "--replay: a replay file is one run; give one seed (--seeds 42), not 2")]
+    [InlineData("node 0 g8-00\npod train-000\n", "1", "replay.txt: 15 of 16 nodes have no rank")]
+    public async Task Pack_BadReplay_IsRefusedWithTheReasonBeforeAnythingRuns(string replayText, string seeds, string expected)
     {
         var replay = Path.Combine(_dir, "replay.txt");
-        File.WriteAllText(replay, "pod train-000\n");
+        File.WriteAllText(replay, replayText);
 
         var run = await RunAsync("sim", "pack", "--nodes", Path.Combine(Examples, "nodes.csv"), "--pods", Path.Combine(Examples, "pods-train.csv"),
-            "--replay", replay, "--seeds", "1-2");
+            "--replay", replay, "--seeds", seeds);
 
         Assert.Equal(2, run.Code);
-        Assert.Contains("--replay: a replay file is one run; give one seed (--seeds 42), not 2", run.Stderr, StringComparison.Ordinal);
-    }
-
-    [Fact]
-    public async Task Pack_ReplayMissingRanks_NamesTheFileAndExits2()
-    {
-        var replay = Path.Combine(_dir, "replay.txt");
-        File.WriteAllText(replay, "node 0 g8-00\npod train-000\n");
-
-        var run = await RunAsync("sim", "pack", "--nodes", Path.Combine(Examples, "nodes.csv"), "--pods", Path.Combine(Examples, "pods-train.csv"),
-            "--replay", replay, "--seeds", "1");
-
-        Assert.Equal(2, run.Code);
-        Assert.Contains($"{replay}: 15 of 16 nodes have no rank", run.Stderr, StringComparison.Ordinal);
+        Assert.Contains(expected, run.Stderr, StringComparison.Ordinal);
         Assert.Equal("", run.Stdout);
     }
 
