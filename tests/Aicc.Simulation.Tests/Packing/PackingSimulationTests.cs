@@ -145,10 +145,11 @@ public class PackingSimulationTests
         Assert.Equal(["50", "90"], json["frag_ratio_pct_by_seed"]!["2"]!.AsObject().Select(kv => kv.Key));
         var idle = json["idle_at_end"]!.AsObject();
         Assert.Equal(
-            ["gpus", "whole_devices", "usable", "usable_by_small_pods_only", "small_pods_pct", "cpu_or_memory_stranded", "below_every_request", "failed_pods", "cpu_used_pct", "memory_used_pct"],
+            ["gpus", "whole_devices", "usable", "usable_by_small_pods_only", "small_pods_pct", "cpu_or_memory_stranded", "below_every_request", "beside_large_shares", "failed_pods", "cpu_used_pct", "memory_used_pct"],
             idle.Select(kv => kv.Key));
         var parts = (double)idle["usable"]! + (double)idle["cpu_or_memory_stranded"]! + (double)idle["below_every_request"]!;
         Assert.InRange(parts - (double)idle["gpus"]!, -0.2, 0.2); // three figures rounded to 0.1 each
+        Assert.InRange((double)idle["beside_large_shares"]!, 0, (double)idle["gpus"]!);
     }
 
     [Theory]
