@@ -50,6 +50,11 @@ internal static class SimPackCommand
                 problems.Add($"--replay: a replay file is one run; give one seed (--seeds 42), not {seedList.Count}");
             }
 
+            if (replayPath is not null && !File.Exists(replayPath))
+            {
+                problems.Add($"--replay {replayPath}: file not found");
+            }
+
             if (problems.Count > 0 || spec is null || seedList is null)
             {
                 return SimPackIo.Fail(problems);

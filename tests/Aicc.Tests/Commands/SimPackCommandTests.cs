@@ -77,10 +77,14 @@ public sealed class SimPackCommandTests : IDisposable
     [Theory]
     [InlineData("pod train-000\n", "1-2", "--replay: a replay file is one run; give one seed (--seeds 42), not 2")]
     [InlineData("node 0 g8-00\npod train-000\n", "1", "replay.txt: 15 of 16 nodes have no rank")]
-    public async Task Pack_BadReplay_IsRefusedWithTheReasonBeforeAnythingRuns(string replayText, string seeds, string expected)
+    [InlineData(null, "1", "replay.txt: file not found")]
+    public async Task Pack_BadReplay_IsRefusedWithTheReasonBeforeAnythingRuns(string? replayText, string seeds, string expected)
     {
         var replay = Path.Combine(_dir, "replay.txt");
-        File.WriteAllText(replay, replayText);
+        if (replayText is not null)
+        {
+            File.WriteAllText(replay, replayText);
+        }
 
         var run = await RunAsync("sim", "pack", "--nodes", Path.Combine(Examples, "nodes.csv"), "--pods", Path.Combine(Examples, "pods-train.csv"),
             "--replay", replay, "--seeds", seeds);
