@@ -27,9 +27,6 @@ public sealed class PackingReplay
     /// <summary>The rank of each node of <see cref="PackingInput.Nodes"/>.</summary>
     public IReadOnlyList<int> Ranks { get; }
 
-    /// <summary>Builds a replay from indices (tests, and writing a seed's own draw back out).</summary>
-    public static PackingReplay Of(IEnumerable<int> order, IEnumerable<int> ranks) => new([.. order], [.. ranks]);
-
     /// <summary>Reads a replay file for <paramref name="input"/>; null with every problem (up to 50) in
     /// <paramref name="problems"/> when it does not fit the node and pod lists.</summary>
     public static PackingReplay? Read(string path, PackingInput input, List<string> problems)
