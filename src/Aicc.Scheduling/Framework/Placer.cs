@@ -24,6 +24,7 @@ public sealed class Placer
         public readonly ScoreTree Tree = new(nodes);
         public long Sequence = -1;
         public int WorkloadVersion = -1;
+        public long Generation = -1;
         public long LastUse;
     }
 
@@ -144,7 +145,13 @@ public sealed class Placer
 
         entry.LastUse = ++_useClock;
         var workloadVersion = Context.Workload.Version;
-        if (entry.Sequence >= 0 && entry.WorkloadVersion == workloadVersion &&
+        var generation = 0L;
+        foreach (var plugin in _plugins)
+        {
+            generation += plugin.Generation(_cluster, Context);
+        }
+
+        if (entry.Sequence >= 0 && entry.WorkloadVersion == workloadVersion && entry.Generation == generation &&
             _cluster.TryGetChangesSince(entry.Sequence, out var first, out var second) &&
             first.Length + second.Length < _cluster.NodeCount / 4)
         {
@@ -170,6 +177,7 @@ public sealed class Placer
 
         entry.Sequence = _cluster.ChangeSequence;
         entry.WorkloadVersion = workloadVersion;
+        entry.Generation = generation;
         return entry;
     }
 

@@ -5,6 +5,7 @@ using Aicc.Scheduling.Plugins.Fgd;
 using Aicc.Scheduling.Plugins.GpuClustering;
 using Aicc.Scheduling.Plugins.GpuPacking;
 using Aicc.Scheduling.Plugins.LeastAllocated;
+using Aicc.Scheduling.Plugins.ModelScarcity;
 using Aicc.Scheduling.Plugins.Random;
 using Aicc.Scheduling.Plugins.SpareCpu;
 using Aicc.Scheduling.Plugins.TopologyPacking;
@@ -32,6 +33,7 @@ public static class PluginRegistry
         ["FGDSized"] = () => new FgdPlugin(FgdLevels.Sized),
         ["TopologyPacking"] = () => new TopologyPackingPlugin(),
         ["SpareCpu"] = () => new SpareCpuPlugin(),
+        ["ModelScarcity"] = () => new ModelScarcityPlugin(),
     };
 
     private static readonly Dictionary<string, Func<IDeviceSelector>> DeviceSelectors = new(StringComparer.OrdinalIgnoreCase)
@@ -95,7 +97,7 @@ public static class PluginRegistry
         {
             Name = "aicc",
             QueueSort = "FairShare",
-            Scores = [new("FGDSized", 1000), new("SpareCpu", 1), new("TopologyPacking", 0)],
+            Scores = [new("FGDSized", 1000), new("SpareCpu", 1), new("ModelScarcity", 30), new("TopologyPacking", 0)],
             DeviceSelection = "FGDSized",
             TieBreak = "First",
         },

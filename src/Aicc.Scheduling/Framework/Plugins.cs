@@ -5,16 +5,22 @@ namespace Aicc.Scheduling.Framework;
 /// <summary>
 /// A score plugin rates a node that passed every filter for one pod.
 /// Contract: return a value in [0, 100], higher is better, without changing any state. When
-/// <see cref="Cacheable"/> is true the value must depend only on the node's allocation state and the
-/// pod's <see cref="PodShape"/>, because the placer reuses it for later pods of the same shape until the
-/// node changes. A plugin that reads anything else (randomness, the rest of the workload) says false and
-/// is evaluated afresh for every pod.
+/// <see cref="Cacheable"/> is true the value must depend only on the node's allocation state, the pod's
+/// <see cref="PodShape"/> and whatever <see cref="Generation"/> stands for, because the placer reuses it for
+/// later pods of the same shape until the node changes or the generation moves. A plugin that reads
+/// anything else (randomness, the rest of the workload) says false and is evaluated afresh for every pod.
 /// </summary>
 public interface IScorePlugin
 {
     string Name { get; }
 
     bool Cacheable { get; }
+
+    /// <summary>For a cacheable plugin whose scores also read cluster-wide state (not only the node's): a
+    /// counter that never decreases and grows whenever that state has changed enough to change any of its
+    /// scores. The placer re-scores every node for a pod shape when the sum over the policy's plugins differs
+    /// from the one its cached scores were computed under. Plugins that read only the node keep 0.</summary>
+    long Generation(ClusterState cluster, ScoringContext context) => 0;
 
     double Score(ClusterState cluster, int node, in PodRequest pod, ScoringContext context);
 }
