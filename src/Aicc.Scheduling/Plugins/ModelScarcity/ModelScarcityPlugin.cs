@@ -98,7 +98,8 @@ public sealed class ModelScarcityPlugin : IScorePlugin
             _generation++;
         }
 
-        if (_sequence == cluster.ChangeSequence)
+        // Without a claim every score is 100 and the free shares are never read.
+        if (!_anyClaim || _sequence == cluster.ChangeSequence)
         {
             return;
         }
