@@ -90,9 +90,12 @@ public static class PluginRegistry
         // FGD's ties, and only for CPU-only pods: they go where CPU is spare next to the idle devices
         // instead of to the first node in order (0 to +0.4 pt on every openb list at 130%). Uniform two-point levels lost
         // 0.2 pt on gpushare40; deterministic secondaries (best fit, least allocated, topology snugness, a
-        // scarce-model reserve), popularity weighted by demand and the unquantised gradient all did worse
-        // (docs/simulator.md). TopologyPacking is present at weight 0: it switches on rack planning for
-        // gangs without ordering nodes for single pods (at 0.01 it cost 2.8 pt on gpuspec20 at 100% load).
+        // static scarce-model reserve), popularity weighted by demand and the unquantised gradient all did
+        // worse (docs/simulator.md). ModelScarcity at weight 30 keeps models that restricted pods need for
+        // them while another model has more slack (gpuspec33 at 100% load: +3.8 pt); on lists without
+        // restricted pods it scores 100 everywhere. TopologyPacking is present at weight 0: it switches on
+        // rack planning for gangs without ordering nodes for single pods (at 0.01 it cost 2.8 pt on
+        // gpuspec20 at 100% load).
         ["aicc"] = new()
         {
             Name = "aicc",
