@@ -15,9 +15,10 @@ namespace Aicc.Scheduling.Plugins.ModelScarcity;
 /// score 100 everywhere, so the plugin changes nothing for them.
 /// </summary>
 /// <remarks>
-/// FGD does not see scarcity: a pod that takes a whole free device of any model adds no fragmentation,
-/// so it may take the last free devices of a model that a third of the workload can use nowhere else
-/// while hundreds of devices of another model stand idle. On openb's gpuspec33 at 100% load (seed 42)
+/// FGD sees scarcity only faintly: taking a free device that restricted classes may not use lowers
+/// their fragments by one device times their popularity, a pull of a few score points at most that does
+/// not grow as the scarce model runs out. So FGD may take the last free devices of a model that a third of the workload can
+/// use nowhere else while hundreds of devices of another model stand idle. On openb's gpuspec33 at 100% load (seed 42)
 /// the restricted pods FGD had turned away asked for 11% of capacity, and unrestricted pods held as much
 /// on the scarce models (docs/simulator.md). Slack is dynamic: as the roomy model fills, its slack falls
 /// and unrestricted pods spill over. The score reads cluster-wide free shares and stays cacheable through
