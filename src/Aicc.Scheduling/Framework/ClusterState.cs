@@ -38,6 +38,9 @@ public sealed class ClusterState
 
     internal readonly int[] Version;
 
+    private readonly int[] _devicesOfModel = new int[AcceleratorCatalog.MaxModels];
+    private readonly long[] _allocatedOfModel = new long[AcceleratorCatalog.MaxModels];
+
     internal readonly int[] DeviceNode;
     internal readonly int[] DeviceModel;
     internal readonly int[] DeviceDomain;
@@ -128,6 +131,7 @@ public sealed class ClusterState
 
                 DeviceNode[d] = i;
                 DeviceModel[d] = model;
+                _devicesOfModel[model]++;
                 DeviceDomain[d] = device.Domain;
                 DeviceMemory[d] = device.MemoryMiB > 0 ? device.MemoryMiB : type.MemoryMiB;
                 NodeModels[i] |= 1UL << model;
@@ -199,6 +203,12 @@ public sealed class ClusterState
 
     /// <summary>Total accelerator share allocated, milli-devices (for allocation ratios).</summary>
     public long AllocatedMilli { get; private set; }
+
+    /// <summary>Devices of one model (catalog id) in the cluster.</summary>
+    public int DevicesOfModel(int model) => _devicesOfModel[model];
+
+    /// <summary>Free accelerator share on the devices of one model, milli-devices.</summary>
+    public long FreeMilliOfModel(int model) => (_devicesOfModel[model] * 1000L) - _allocatedOfModel[model];
 
     public void SetSchedulable(int node, bool schedulable)
     {
@@ -304,6 +314,7 @@ public sealed class ClusterState
             }
 
             AllocatedMilli += allocation.MilliPerDevice;
+            _allocatedOfModel[DeviceModel[d]] += allocation.MilliPerDevice;
         }
 
         RefreshAggregates(node);
@@ -330,6 +341,7 @@ public sealed class ClusterState
             }
 
             AllocatedMilli -= allocation.MilliPerDevice;
+            _allocatedOfModel[DeviceModel[d]] -= allocation.MilliPerDevice;
         }
 
         RefreshAggregates(node);

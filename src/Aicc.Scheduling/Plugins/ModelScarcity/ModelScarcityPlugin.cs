@@ -23,8 +23,8 @@ namespace Aicc.Scheduling.Plugins.ModelScarcity;
 /// on the scarce models (docs/simulator.md). Slack is dynamic: as the roomy model fills, its slack falls
 /// and unrestricted pods spill over. The score reads cluster-wide free shares and stays cacheable through
 /// <see cref="Generation"/>, which moves only when some model's level changes (about 80 times in an
-/// openb run of 10,866 pods). Cost: O(devices) per cluster change to recount free shares, O(models) per
-/// node.
+/// openb run of 10,866 pods). Cost: O(models) per cluster change (the cluster keeps free shares per
+/// model), O(models) per node.
 /// </remarks>
 public sealed class ModelScarcityPlugin : IScorePlugin
 {
@@ -37,7 +37,6 @@ public sealed class ModelScarcityPlugin : IScorePlugin
     private const int Models = Model.AcceleratorCatalog.MaxModels;
 
     private readonly double[] _claim = new double[Models];
-    private readonly long[] _free = new long[Models];
     private readonly int[] _level = new int[Models];
     private ClusterState? _cluster;
     private int _workloadVersion = -1;
@@ -107,16 +106,10 @@ public sealed class ModelScarcityPlugin : IScorePlugin
         }
 
         _sequence = cluster.ChangeSequence;
-        Array.Clear(_free);
-        for (var d = 0; d < cluster.TotalDevices; d++)
-        {
-            _free[cluster.ModelOf(d)] += 1000 - cluster.DeviceUsed(d);
-        }
-
         var changed = false;
         for (var m = 0; m < Models; m++)
         {
-            var slack = _free[m] / 1000.0 / (_claim[m] + ClaimFloor);
+            var slack = cluster.FreeMilliOfModel(m) / 1000.0 / (_claim[m] + ClaimFloor);
             var level = slack > 0 ? (int)Math.Floor(Math.Log(slack) / Math.Log(LevelRatio)) : int.MinValue / 2;
             changed |= level != _level[m];
             _level[m] = level;
@@ -130,12 +123,10 @@ public sealed class ModelScarcityPlugin : IScorePlugin
 
     private void ComputeClaims(ClusterState cluster, TargetWorkload workload)
     {
-        Span<double> supply = stackalloc double[Models];
         _present = 0;
-        for (var d = 0; d < cluster.TotalDevices; d++)
+        for (var m = 0; m < Models; m++)
         {
-            supply[cluster.ModelOf(d)]++;
-            _present |= 1UL << cluster.ModelOf(d);
+            _present |= cluster.DevicesOfModel(m) > 0 ? 1UL << m : 0;
         }
 
         Array.Clear(_claim);
@@ -158,14 +149,14 @@ public sealed class ModelScarcityPlugin : IScorePlugin
             var allowedSupply = 0.0;
             for (var m = 0; m < Models; m++)
             {
-                allowedSupply += (allowed & (1UL << m)) != 0 ? supply[m] : 0;
+                allowedSupply += (allowed & (1UL << m)) != 0 ? cluster.DevicesOfModel(m) : 0;
             }
 
             for (var m = 0; m < Models; m++)
             {
                 if ((allowed & (1UL << m)) != 0)
                 {
-                    _claim[m] += demand * supply[m] / allowedSupply;
+                    _claim[m] += demand * cluster.DevicesOfModel(m) / allowedSupply;
                 }
             }
         }
