@@ -50,9 +50,9 @@ internal static class SimPackCommand
                 problems.Add($"--replay: a replay file is one run; give one seed (--seeds 42), not {seedList.Count}");
             }
 
-            if (replayPath is not null && !File.Exists(replayPath))
+            if (replayPath is not null)
             {
-                problems.Add($"--replay {replayPath}: file not found");
+                SimPackIo.RequireFile("--replay", replayPath, problems);
             }
 
             if (problems.Count > 0 || spec is null || seedList is null)
@@ -111,12 +111,18 @@ internal static class SimPackIo
     /// the other argument problems instead of after them.</summary>
     public static void RequireFiles(string nodesPath, IEnumerable<string> podPaths, List<string> problems)
     {
-        foreach (var (option, path) in podPaths.Select(p => ("--pods", p)).Prepend(("--nodes", nodesPath)))
+        RequireFile("--nodes", nodesPath, problems);
+        foreach (var path in podPaths)
         {
-            if (!File.Exists(path))
-            {
-                problems.Add($"{option} {path}: file not found");
-            }
+            RequireFile("--pods", path, problems);
+        }
+    }
+
+    public static void RequireFile(string option, string path, List<string> problems)
+    {
+        if (!File.Exists(path))
+        {
+            problems.Add($"{option} {path}: file not found");
         }
     }
 
